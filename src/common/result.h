@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -28,12 +29,17 @@ private:
 	std::string message_;
 };
 
-template<typename T>
-class [[nodiscard]] Result
+/*
+ * A value or an error of type E. Result<T> (E = Error) is what internal APIs
+ * return; layers with richer errors (S3's typed errors) use their own E and
+ * convert to Error at their boundary.
+ */
+template<typename T, typename E>
+class [[nodiscard]] BasicResult
 {
 public:
-	Result(T value) : v_(std::move(value)) {}
-	Result(Error error) : v_(std::move(error)) {}
+	BasicResult(T value) : v_(std::in_place_index<0>, std::move(value)) {}
+	BasicResult(E error) : v_(std::in_place_index<1>, std::move(error)) {}
 
 	bool ok() const { return v_.index() == 0; }
 	explicit operator bool() const { return ok(); }
@@ -58,35 +64,37 @@ public:
 	T &operator*() & { return value(); }
 	const T &operator*() const & { return value(); }
 
-	const Error &error() const
+	const E &error() const
 	{
 		assert(!ok());
 		return std::get<1>(v_);
 	}
 
 private:
-	std::variant<T, Error> v_;
+	std::variant<T, E> v_;
 };
 
-template<>
-class [[nodiscard]] Result<void>
+template<typename E>
+class [[nodiscard]] BasicResult<void, E>
 {
 public:
-	Result() = default;
-	Result(Error error) : error_(std::move(error)), failed_(true) {}
+	BasicResult() = default;
+	BasicResult(E error) : error_(std::move(error)) {}
 
-	bool ok() const { return !failed_; }
+	bool ok() const { return !error_.has_value(); }
 	explicit operator bool() const { return ok(); }
 
-	const Error &error() const
+	const E &error() const
 	{
-		assert(failed_);
-		return error_;
+		assert(!ok());
+		return *error_;
 	}
 
 private:
-	Error error_{ 1, {} };
-	bool failed_ = false;
+	std::optional<E> error_;
 };
+
+template<typename T>
+using Result = BasicResult<T, Error>;
 
 } /* namespace vfs */
