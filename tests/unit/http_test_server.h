@@ -70,7 +70,7 @@ struct ServerResponse {
 /*
  * Accepts connections on 127.0.0.1 (port picked by the kernel), one thread
  * per connection, and serves requests with a handler until destroyed. It
- * counts connections and the largest number of requests it served at once.
+ * counts connections, requests, and the most requests in service at once.
  * Request bodies are kept only up to keepBodyLimit (the rest is counted).
  */
 class TestHttpServer
@@ -126,8 +126,9 @@ public:
 	int port() const { return port_; }
 	std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
 	std::size_t connectionsAccepted() const { return accepted_.load(); }
+	/* The most requests that were between fully received and answered at once. */
 	std::size_t maxConcurrentRequests() const { return maxActive_.load(); }
-	std::size_t requestsServed() const { return served_.load(); }
+	std::size_t requestsReceived() const { return received_.load(); }
 	std::size_t keepBodyLimit = std::size_t(64) << 20;
 	/* Bytes of request bodies received in all. */
 	std::size_t bodyBytesReceived() const { return bodyBytes_.load(); }
@@ -289,15 +290,18 @@ private:
 			length -= take;
 		}
 
+		/*
+		 * Counted before answering: once the client has the answer it may
+		 * check the counts or send its next request at once.
+		 */
+		++received_;
 		std::size_t active = ++active_;
 		std::size_t seen = maxActive_.load();
 		while (active > seen && !maxActive_.compare_exchange_weak(seen, active)) {
 		}
 		ServerResponse response = handler_(request);
-		bool keepGoing = respond(c, request, response);
 		--active_;
-		++served_;
-		return keepGoing;
+		return respond(c, request, response);
 	}
 
 	bool respond(Connection &c, const ServerRequest &request, const ServerResponse &r)
@@ -361,7 +365,7 @@ private:
 	std::atomic<std::size_t> accepted_{ 0 };
 	std::atomic<std::size_t> active_{ 0 };
 	std::atomic<std::size_t> maxActive_{ 0 };
-	std::atomic<std::size_t> served_{ 0 };
+	std::atomic<std::size_t> received_{ 0 };
 	std::atomic<std::size_t> bodyBytes_{ 0 };
 };
 
