@@ -77,7 +77,8 @@ S3Client::S3Client(Endpoint endpoint, CredentialChain &credentials, HttpTranspor
 {
 }
 
-S3Result<HttpResponse> S3Client::send(HttpRequest request, const TransferOptions &transfer, Embedded embedded)
+S3Result<HttpResponse> S3Client::send(HttpRequest request, const TransferOptions &transfer, Embedded embedded,
+				      Md5 md5)
 {
 	requests_.fetch_add(1, std::memory_order_relaxed);
 	auto fail = [this](S3Error e) -> S3Result<HttpResponse> {
@@ -91,7 +92,10 @@ S3Result<HttpResponse> S3Client::send(HttpRequest request, const TransferOptions
 
 	/* Hash the body once: every retry re-sends (and so re-signs) the same bytes. */
 	SigningOptions signing = SigningOptions::s3(endpoint_.region());
-	if (options_.unsignedPayload && endpoint_.scheme() == "https") {
+	bool unsignedPayload = options_.unsignedPayload && endpoint_.scheme() == "https";
+	if (!request.body.empty() && (md5 == Md5::Always || unsignedPayload))
+		request.setHeader("Content-MD5", contentMd5(request.body));
+	if (unsignedPayload) {
 		signing.payload = PayloadHash::Unsigned;
 	} else {
 		signing.payload = PayloadHash::Explicit;
@@ -243,7 +247,6 @@ S3Result<std::string> S3Client::putObject(const std::string &key, std::span<cons
 {
 	HttpRequest request = endpoint_.request("PUT", key);
 	request.body = body;
-	request.setHeader("Content-MD5", contentMd5(body));
 	applyPutOptions(request, options);
 	TransferOptions t;
 	t.wantBody = false;
@@ -287,9 +290,8 @@ S3Result<DeleteResult> S3Client::deleteObjects(const std::vector<std::string> &k
 		return localError(body.error(), "DeleteObjects");
 	HttpRequest request = endpoint_.request("POST", "", { { "delete", "" } });
 	request.body = std::as_bytes(std::span(body->data(), body->size()));
-	request.setHeader("Content-MD5", contentMd5(request.body));
 	request.setHeader("Content-Type", "application/xml");
-	auto r = send(std::move(request), TransferOptions{});
+	auto r = send(std::move(request), TransferOptions{}, Embedded::No, Md5::Always);
 	if (!r)
 		return r.error();
 	auto parsed = parseDeleteResult(r->body);
@@ -317,7 +319,6 @@ S3Result<std::string> S3Client::uploadPart(const std::string &key, const std::st
 	HttpRequest request = endpoint_.request(
 		"PUT", key, { { "partNumber", std::to_string(partNumber) }, { "uploadId", uploadId } });
 	request.body = body;
-	request.setHeader("Content-MD5", contentMd5(body));
 	TransferOptions t;
 	t.wantBody = false;
 	auto r = send(std::move(request), t);

@@ -134,10 +134,16 @@ public:
 private:
 	/* Whether a 200 answer may carry an <Error> (CompleteMultipartUpload, copies). */
 	enum class Embedded { No, Maybe };
+	/*
+	 * How the server checks a body. A signed payload hash is verified by S3
+	 * itself, so Content-MD5 is only added where it is the sole check (an
+	 * unsigned payload) or where S3 demands it (DeleteObjects).
+	 */
+	enum class Md5 { IfUnsigned, Always };
 
 	/* Signs, sends and retries @request; any final non-2xx answer becomes the S3Error. */
 	S3Result<HttpResponse> send(HttpRequest request, const TransferOptions &transfer,
-				    Embedded embedded = Embedded::No);
+				    Embedded embedded = Embedded::No, Md5 md5 = Md5::IfUnsigned);
 	void applyPutOptions(HttpRequest &request, const PutOptions &options) const;
 	std::string copySource(const std::string &key) const;
 

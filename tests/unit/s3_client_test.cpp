@@ -57,12 +57,46 @@ TEST_F(S3ClientUnitTest, PutSendsBodyHashMd5MetadataAndSignature)
 	EXPECT_EQ(r.method, "PUT");
 	EXPECT_EQ(r.url(), "http://127.0.0.1:9000/bkt/dir/a%20b");
 	EXPECT_EQ(r.header("x-amz-meta-mode"), "33188");
-	EXPECT_EQ(r.header("Content-MD5"), contentMd5(bytesOf("hello")));
+	/* The signed SHA-256 is the integrity check S3 verifies; MD5 would only cost time. */
+	EXPECT_FALSE(r.header("Content-MD5").has_value());
 	EXPECT_EQ(r.header("x-amz-content-sha256"), toHex(sha256(bytesOf("hello"))));
 	EXPECT_NE(r.header("Authorization")->find("Credential=AKIDEXAMPLE/"), std::string_view::npos);
 	EXPECT_EQ(reqs[0].body.size(), 5u);
 	/* The body went out from the caller's memory, not a copy. */
 	EXPECT_EQ(r.body.size(), 5u);
+}
+
+TEST_F(S3ClientUnitTest, UnsignedPayloadOverHttpsCarriesContentMd5)
+{
+	fake_.setHandler([](const HttpRequest &, const TransferOptions &o) {
+		return FakeTransport::respond(o, 200, "", { { "ETag", "\"abc\"" } });
+	});
+	options_.unsignedPayload = true;
+	auto e = Endpoint::resolve({ "bkt", "us-east-1", "https://127.0.0.1:9443", true });
+	S3Client client(*e, chain_, fake_, options_);
+	ASSERT_TRUE(client.putObject("k", bytesOf("hello")).ok());
+	auto reqs = fake_.requests();
+	EXPECT_EQ(reqs[0].request.header("x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
+	EXPECT_EQ(reqs[0].request.header("Content-MD5"), contentMd5(bytesOf("hello")));
+
+	/* Over plain http the option is ignored: the payload stays signed. */
+	S3Client plain = makeClient();
+	fake_.clear();
+	ASSERT_TRUE(plain.putObject("k", bytesOf("hello")).ok());
+	EXPECT_EQ(fake_.requests()[0].request.header("x-amz-content-sha256"), toHex(sha256(bytesOf("hello"))));
+}
+
+TEST_F(S3ClientUnitTest, DeleteObjectsAlwaysCarriesContentMd5)
+{
+	fake_.setHandler([](const HttpRequest &, const TransferOptions &o) {
+		return FakeTransport::respond(o, 200, "<DeleteResult><Deleted><Key>a</Key></Deleted></DeleteResult>");
+	});
+	auto client = makeClient();
+	auto r = client.deleteObjects({ "a" });
+	ASSERT_TRUE(r.ok()) << r.error().toString();
+	auto reqs = fake_.requests();
+	EXPECT_EQ(reqs[0].request.header("Content-MD5"), contentMd5(reqs[0].body));
+	EXPECT_EQ(reqs[0].request.query, "delete=");
 }
 
 TEST_F(S3ClientUnitTest, TransientErrorsAreRetriedAndResigned)
