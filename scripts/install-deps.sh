@@ -39,11 +39,13 @@ else
   echo "install-deps: all ${#PACKAGES[@]} packages present" >&2
 fi
 
-# s3rver itself, pinned by tests/servers/package-lock.json, into tests/servers/node_modules.
+# s3rver itself, pinned by tests/servers/package-lock.json, into tests/servers/node_modules;
+# again when that lock file changed since (or an earlier npm ci was cut short).
 SERVERS_DIR=$(cd "$(dirname "$0")/../tests/servers" && pwd)
-if [ ! -d "$SERVERS_DIR/node_modules" ]; then
+if [ ! -f "$SERVERS_DIR/node_modules/s3rver/bin/s3rver.js" ] ||
+   [ "$SERVERS_DIR/package-lock.json" -nt "$SERVERS_DIR/node_modules/.package-lock.json" ]; then
   echo "install-deps: npm ci in $SERVERS_DIR" >&2
   (cd "$SERVERS_DIR" && npm ci --no-audit --no-fund --loglevel=error)
 else
-  echo "install-deps: $SERVERS_DIR/node_modules present" >&2
+  echo "install-deps: s3rver present in $SERVERS_DIR/node_modules" >&2
 fi

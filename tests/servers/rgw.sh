@@ -148,7 +148,8 @@ cmd_start()
 	local ceph=(ceph -c "$conf" --connect-timeout 10)
 	local mon_port rgw_port fsid osd_uuid osd_id
 	mon_port=$(free_port)
-	rgw_port=$(free_port)
+	rgw_port=$mon_port
+	while [ "$rgw_port" = "$mon_port" ]; do rgw_port=$(free_port); done
 	fsid=$(uuidgen)
 	local endpoint=http://127.0.0.1:$rgw_port
 
@@ -160,10 +161,20 @@ cmd_start()
 			echo "$PROG: last lines of $2:" >&2
 			tail -n 15 "$2" | sed 's/^/    /' >&2
 		fi
-		kill_ours "$dir" >/dev/null
-		echo "$PROG: daemons killed; state left in $dir ('$PROG stop $dir' removes it)" >&2
 		exit 1
 	}
+	# Whatever ends start early (fail, or a command failing under set -e) kills the
+	# daemons it launched.
+	on_exit()
+	{
+		local status=$?
+		[ "$status" -eq 0 ] && return
+		# A global: an errexit may have unwound cmd_start's locals by now.
+		kill_ours "$START_DIR" >/dev/null
+		echo "$PROG: start failed (status $status); daemons killed; state left in $START_DIR ('$PROG stop $START_DIR' removes it)" >&2
+	}
+	START_DIR=$dir
+	trap on_exit EXIT
 	trap 'fail "interrupted"' INT TERM
 	expired() { [ "$SECONDS" -ge "$deadline" ]; }
 	since() { awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f s", b - a }'; }
@@ -342,7 +353,7 @@ cmd_start()
 	export RGW_PIDS="$(tr '\n' ' ' <"$dir/pids" | sed 's/ $//')"
 	export CEPH_CONF=$conf
 	EOF
-	trap - INT TERM
+	trap - INT TERM EXIT
 	echo "$PROG: ready after $(since): $endpoint (pids $(tr '\n' ' ' <"$dir/pids"))" >&2
 	echo "$endpoint"
 }

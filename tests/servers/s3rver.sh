@@ -97,10 +97,18 @@ cmd_start()
 		echo "$PROG: start failed: $1" >&2
 		echo "$PROG: last lines of $dir/s3rver.log:" >&2
 		tail -n 15 "$dir/s3rver.log" 2>/dev/null | sed 's/^/    /' >&2
-		kill_ours "$dir" >/dev/null
-		echo "$PROG: server killed; state left in $dir ('$PROG stop $dir' removes it)" >&2
 		exit 1
 	}
+	on_exit()
+	{
+		local status=$?
+		[ "$status" -eq 0 ] && return
+		# A global: an errexit may have unwound cmd_start's locals by now.
+		kill_ours "$START_DIR" >/dev/null
+		echo "$PROG: start failed (status $status); server killed; state left in $START_DIR ('$PROG stop $START_DIR' removes it)" >&2
+	}
+	START_DIR=$dir
+	trap on_exit EXIT
 	trap 'fail "interrupted"' INT TERM
 
 	# Port 0: the kernel picks a free port and s3rver prints it, so no race for it.
@@ -131,7 +139,7 @@ cmd_start()
 	export AWS_DEFAULT_REGION=us-east-1
 	export S3RVER_PIDS=$pid
 	EOF
-	trap - INT TERM
+	trap - INT TERM EXIT
 	echo "$PROG: ready after $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s: $endpoint (pid $pid)" >&2
 	echo "$endpoint"
 }

@@ -96,20 +96,21 @@ if [ -n "$failed" ]; then
 	exit 1
 fi
 
-# Export each server's env file under a prefix; AWS_* stay unset so that a test says
-# which server it talks to.
+# Export each server's env file under a prefix (its PIDs variable already has it); AWS_*
+# stay unset so that a test says which server it talks to.
 load()
 {
-	local prefix=$1 file=$2
+	local prefix=$1 file=$2 pids_var=${1}_PIDS
 	# shellcheck disable=SC1090
-	eval "$(. "$file" && printf 'export %s_ENDPOINT=%q %s_ACCESS_KEY_ID=%q %s_SECRET_ACCESS_KEY=%q\n' \
-		"$prefix" "$S3_ENDPOINT" "$prefix" "$AWS_ACCESS_KEY_ID" "$prefix" "$AWS_SECRET_ACCESS_KEY")"
+	eval "$(. "$file" && printf 'export %s_ENDPOINT=%q %s_ACCESS_KEY_ID=%q %s_SECRET_ACCESS_KEY=%q %s=%q\n' \
+		"$prefix" "$S3_ENDPOINT" "$prefix" "$AWS_ACCESS_KEY_ID" "$prefix" "$AWS_SECRET_ACCESS_KEY" \
+		"$pids_var" "${!pids_var}")"
 	export "${prefix}_ENV=$file" AWS_DEFAULT_REGION=us-east-1
 }
 for s in $servers; do
 	case $s in
-	rgw) load RGW "$root/rgw/env"; eval "$(. "$root/rgw/env" && printf 'export RGW_PIDS=%q\n' "$RGW_PIDS")" ;;
-	s3rver) load S3RVER "$root/s3rver/env"; eval "$(. "$root/s3rver/env" && printf 'export S3RVER_PIDS=%q\n' "$S3RVER_PIDS")" ;;
+	rgw) load RGW "$root/rgw/env" ;;
+	s3rver) load S3RVER "$root/s3rver/env" ;;
 	esac
 done
 
