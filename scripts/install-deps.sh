@@ -11,7 +11,17 @@ PACKAGES=(
   scdoc
   # run and test
   fuse3 dbus curl python3 uuid-runtime procps
+  # integration tests: a throwaway Ceph RGW (tests/servers/rgw.sh; ceph-common has the
+  # ceph CLI, ceph-authtool and monmaptool) and an independent S3 client (s3check.py)
+  radosgw ceph-mon ceph-osd ceph-common
+  python3-boto3
 )
+# s3rver (tests/servers/s3rver.sh) runs on Node.js. Ask for Debian's nodejs and npm only
+# when the commands are absent: a machine may already have a Node.js build that bundles
+# npm and conflicts with Debian's npm package.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -27,4 +37,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "install-deps: all ${#PACKAGES[@]} packages present" >&2
+fi
+
+# s3rver itself, pinned by tests/servers/package-lock.json, into tests/servers/node_modules;
+# again when that lock file changed since (or an earlier npm ci was cut short).
+SERVERS_DIR=$(cd "$(dirname "$0")/../tests/servers" && pwd)
+if [ ! -f "$SERVERS_DIR/node_modules/s3rver/bin/s3rver.js" ] ||
+   [ "$SERVERS_DIR/package-lock.json" -nt "$SERVERS_DIR/node_modules/.package-lock.json" ]; then
+  echo "install-deps: npm ci in $SERVERS_DIR" >&2
+  (cd "$SERVERS_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-deps: s3rver present in $SERVERS_DIR/node_modules" >&2
 fi
