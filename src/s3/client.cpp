@@ -230,6 +230,14 @@ S3Result<GetResult> S3Client::getObject(const std::string &key, std::optional<By
 	GetResult result;
 	result.bytes = r->downloaded;
 	result.etag = normalizeEtag(r->header("ETag").value_or(""));
+	/* Some servers (s3rver) ignore If-Match: never hand out bytes of another version. */
+	if (!ifMatch.empty() && !result.etag.empty() && result.etag != normalizeEtag(ifMatch)) {
+		errors_.fetch_add(1, std::memory_order_relaxed);
+		S3Error e = S3Error::fromStatus(412);
+		e.code = "PreconditionFailed";
+		e.message = "the object changed (ETag " + result.etag + ", expected " + normalizeEtag(ifMatch) + ")";
+		return e;
+	}
 	if (auto cr = r->header("Content-Range")) {
 		/* "bytes 0-99/1234" */
 		auto slash = cr->rfind('/');

@@ -114,7 +114,9 @@ cmd_start()
 	# Port 0: the kernel picks a free port and s3rver prints it, so no race for it.
 	# Path-style only: with vhost buckets on, a Host that looks like a domain would be
 	# taken for a bucket name.
-	node "$BIN" -d "$dir/data" -a 127.0.0.1 -p 0 --no-vhost-buckets </dev/null >"$dir/s3rver.log" 2>&1 &
+	# s3rver's continuation tokens are DES-encrypted; Node's OpenSSL 3 keeps DES in the
+	# legacy provider, without which every truncated listing answers 500.
+	node --openssl-legacy-provider "$BIN" -d "$dir/data" -a 127.0.0.1 -p 0 --no-vhost-buckets </dev/null >"$dir/s3rver.log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$dir/pid"
 	disown "$pid"
