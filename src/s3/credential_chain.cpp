@@ -10,6 +10,8 @@
 
 #include <sys/stat.h>
 
+#include "s3/curl_transport.h"
+
 namespace vfs::s3 {
 
 namespace {
@@ -154,6 +156,27 @@ CredentialsEnvironment CredentialsEnvironment::process()
 		return std::string(v);
 	};
 	env.now = [] { return Clock::now(); };
+	/*
+	 * IMDS answers within milliseconds on EC2; anywhere else it is not there at
+	 * all, so fail fast instead of holding up the mount. Made on first use:
+	 * most configurations never ask IMDS.
+	 */
+	env.http = [transport = std::shared_ptr<CurlTransport>()](const HttpRequest &request) mutable
+		-> Result<HttpResponse> {
+		if (!transport) {
+			CurlTransportConfig config;
+			config.maxConnections = 1;
+			config.connectTimeout = std::chrono::milliseconds(1000);
+			config.requestTimeout = std::chrono::milliseconds(2000);
+			auto created = CurlTransport::create(config);
+			if (!created)
+				return created.error();
+			transport = std::move(*created);
+		}
+		TransferOptions options;
+		options.maxBodySize = 64 << 10;
+		return transport->perform(request, options);
+	};
 	return env;
 }
 

@@ -6,6 +6,8 @@
 #include <map>
 
 #include <gtest/gtest.h>
+
+#include "http_test_server.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -323,6 +325,66 @@ TEST(ParseIni, SectionsCommentsAndProfilePrefix)
 	EXPECT_EQ(ini[""]["top"], "1");
 	EXPECT_EQ(ini["a"]["x"], "y = z");
 	EXPECT_EQ(ini["b"]["k"], "v");
+}
+
+} /* namespace */
+
+namespace {
+
+/* The real transport against an IMDSv2 stand-in on 127.0.0.1: the wiring the daemon uses. */
+TEST(CredentialChainImds, RealTransportAgainstALoopbackImds)
+{
+	using vfs::test::ServerRequest;
+	using vfs::test::ServerResponse;
+	vfs::test::TestHttpServer imds([](const ServerRequest &r) {
+		ServerResponse out;
+		if (r.method == "PUT" && r.target == "/latest/api/token" &&
+		    r.get("x-aws-ec2-metadata-token-ttl-seconds") == "21600") {
+			out.body = "tok";
+		} else if (r.get("x-aws-ec2-metadata-token") != "tok") {
+			out.status = 401;
+		} else if (r.target == "/latest/meta-data/iam/security-credentials/") {
+			out.body = "role-a";
+		} else if (r.target == "/latest/meta-data/iam/security-credentials/role-a") {
+			out.body = R"({"AccessKeyId":"ASIALOOPBACK","SecretAccessKey":"s","Token":"t",)"
+				   R"("Expiration":"2099-01-01T00:00:00Z"})";
+		} else {
+			out.status = 404;
+		}
+		return out;
+	});
+	CredentialsConfig cfg;
+	cfg.useImds = true;
+	cfg.imdsEndpoint = "http://" + imds.host();
+	CredentialsEnvironment env = CredentialsEnvironment::process();
+	env.getenv = [](const std::string &) { return std::optional<std::string>(); };
+	CredentialChain chain(cfg, env);
+	auto c = chain.credentials();
+	ASSERT_TRUE(c.ok()) << c.error().message();
+	EXPECT_EQ(c->accessKeyId, "ASIALOOPBACK");
+	EXPECT_EQ(c->sessionToken, "t");
+	EXPECT_EQ(chain.source(), CredentialsSource::Imds);
+	EXPECT_EQ(imds.requestsReceived(), 3u);
+}
+
+TEST(CredentialChainImds, UnreachableImdsFailsFast)
+{
+	/* A port nobody listens on (bound, then closed). */
+	int port;
+	{
+		vfs::test::TestHttpServer gone([](const vfs::test::ServerRequest &) { return vfs::test::ServerResponse{}; });
+		port = gone.port();
+	}
+	CredentialsConfig cfg;
+	cfg.useImds = true;
+	cfg.imdsEndpoint = "http://127.0.0.1:" + std::to_string(port);
+	CredentialsEnvironment env = CredentialsEnvironment::process();
+	env.getenv = [](const std::string &) { return std::optional<std::string>(); };
+	auto start = std::chrono::steady_clock::now();
+	auto c = CredentialChain(cfg, env).credentials();
+	ASSERT_FALSE(c.ok());
+	EXPECT_NE(c.error().message().find("IMDS token request failed"), std::string::npos);
+	EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 } /* namespace */
