@@ -78,7 +78,7 @@ S3Client::S3Client(Endpoint endpoint, CredentialChain &credentials, HttpTranspor
 }
 
 S3Result<HttpResponse> S3Client::send(HttpRequest request, const TransferOptions &transfer, Embedded embedded,
-				      Md5 md5)
+				      BodyCheck check)
 {
 	requests_.fetch_add(1, std::memory_order_relaxed);
 	auto fail = [this](S3Error e) -> S3Result<HttpResponse> {
@@ -93,14 +93,20 @@ S3Result<HttpResponse> S3Client::send(HttpRequest request, const TransferOptions
 	/* Hash the body once: every retry re-sends (and so re-signs) the same bytes. */
 	SigningOptions signing = SigningOptions::s3(endpoint_.region());
 	bool unsignedPayload = options_.unsignedPayload && endpoint_.scheme() == "https";
-	if (!request.body.empty() && (md5 == Md5::Always || unsignedPayload))
+	std::optional<Sha256Digest> digest;
+	if (!request.body.empty() && (!unsignedPayload || check == BodyCheck::Sha256Checksum))
+		digest = sha256(request.body);
+	if (!request.body.empty() &&
+	    (check == BodyCheck::ContentMd5 || (check == BodyCheck::Signed && unsignedPayload)))
 		request.setHeader("Content-MD5", contentMd5(request.body));
+	if (check == BodyCheck::Sha256Checksum)
+		request.setHeader("x-amz-checksum-sha256",
+				  base64(digest ? *digest : sha256(std::span<const std::byte>())));
 	if (unsignedPayload) {
 		signing.payload = PayloadHash::Unsigned;
 	} else {
 		signing.payload = PayloadHash::Explicit;
-		signing.payloadHash = request.body.empty() ? std::string(kEmptyPayloadHash)
-							   : toHex(sha256(request.body));
+		signing.payloadHash = digest ? toHex(*digest) : std::string(kEmptyPayloadHash);
 	}
 
 	const Credentials &c = *creds;
@@ -258,7 +264,7 @@ S3Result<std::string> S3Client::putObject(const std::string &key, std::span<cons
 	applyPutOptions(request, options);
 	TransferOptions t;
 	t.wantBody = false;
-	auto r = send(std::move(request), t);
+	auto r = send(std::move(request), t, Embedded::No, BodyCheck::Sha256Checksum);
 	if (!r)
 		return r.error();
 	return normalizeEtag(r->header("ETag").value_or(""));
@@ -299,7 +305,7 @@ S3Result<DeleteResult> S3Client::deleteObjects(const std::vector<std::string> &k
 	HttpRequest request = endpoint_.request("POST", "", { { "delete", "" } });
 	request.body = std::as_bytes(std::span(body->data(), body->size()));
 	request.setHeader("Content-Type", "application/xml");
-	auto r = send(std::move(request), TransferOptions{}, Embedded::No, Md5::Always);
+	auto r = send(std::move(request), TransferOptions{}, Embedded::No, BodyCheck::ContentMd5);
 	if (!r)
 		return r.error();
 	auto parsed = parseDeleteResult(r->body);

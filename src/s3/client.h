@@ -135,15 +135,18 @@ private:
 	/* Whether a 200 answer may carry an <Error> (CompleteMultipartUpload, copies). */
 	enum class Embedded { No, Maybe };
 	/*
-	 * How the server checks a body. A signed payload hash is verified by S3
-	 * itself, so Content-MD5 is only added where it is the sole check (an
-	 * unsigned payload) or where S3 demands it (DeleteObjects).
+	 * How the server checks a body. S3 verifies a signed payload hash itself,
+	 * so every body is checked end to end; on top of that:
+	 *  - Signed: Content-MD5 only where the payload is unsigned (HTTPS option);
+	 *  - ContentMd5: always Content-MD5 (DeleteObjects, where S3 demands it);
+	 *  - Sha256Checksum: x-amz-checksum-sha256, stored with the object (PutObject),
+	 *    from the digest the signature needs anyway.
 	 */
-	enum class Md5 { IfUnsigned, Always };
+	enum class BodyCheck { Signed, ContentMd5, Sha256Checksum };
 
 	/* Signs, sends and retries @request; any final non-2xx answer becomes the S3Error. */
 	S3Result<HttpResponse> send(HttpRequest request, const TransferOptions &transfer,
-				    Embedded embedded = Embedded::No, Md5 md5 = Md5::IfUnsigned);
+				    Embedded embedded = Embedded::No, BodyCheck check = BodyCheck::Signed);
 	void applyPutOptions(HttpRequest &request, const PutOptions &options) const;
 	std::string copySource(const std::string &key) const;
 

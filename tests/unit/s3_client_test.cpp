@@ -59,6 +59,8 @@ TEST_F(S3ClientUnitTest, PutSendsBodyHashMd5MetadataAndSignature)
 	EXPECT_EQ(r.header("x-amz-meta-mode"), "33188");
 	/* The signed SHA-256 is the integrity check S3 verifies; MD5 would only cost time. */
 	EXPECT_FALSE(r.header("Content-MD5").has_value());
+	auto digest = sha256(bytesOf("hello"));
+	EXPECT_EQ(r.header("x-amz-checksum-sha256"), base64(digest));
 	EXPECT_EQ(r.header("x-amz-content-sha256"), toHex(sha256(bytesOf("hello"))));
 	EXPECT_NE(r.header("Authorization")->find("Credential=AKIDEXAMPLE/"), std::string_view::npos);
 	EXPECT_EQ(reqs[0].body.size(), 5u);
@@ -77,7 +79,11 @@ TEST_F(S3ClientUnitTest, UnsignedPayloadOverHttpsCarriesContentMd5)
 	ASSERT_TRUE(client.putObject("k", bytesOf("hello")).ok());
 	auto reqs = fake_.requests();
 	EXPECT_EQ(reqs[0].request.header("x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
-	EXPECT_EQ(reqs[0].request.header("Content-MD5"), contentMd5(bytesOf("hello")));
+	/* PutObject: the stored checksum still guards the unsigned body. */
+	EXPECT_EQ(reqs[0].request.header("x-amz-checksum-sha256"), base64(sha256(bytesOf("hello"))));
+	fake_.clear();
+	ASSERT_TRUE(client.uploadPart("k", "u", 1, bytesOf("hello")).ok());
+	EXPECT_EQ(fake_.requests()[0].request.header("Content-MD5"), contentMd5(bytesOf("hello")));
 
 	/* Over plain http the option is ignored: the payload stays signed. */
 	S3Client plain = makeClient();
