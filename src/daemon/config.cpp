@@ -10,18 +10,11 @@
 
 #include <sys/stat.h>
 
+#include "common/text.h"
+
 namespace vfs::daemon {
 
 namespace {
-
-std::string trim(const std::string &s)
-{
-	auto b = s.find_first_not_of(" \t\r");
-	if (b == std::string::npos)
-		return {};
-	auto e = s.find_last_not_of(" \t\r");
-	return s.substr(b, e - b + 1);
-}
 
 std::optional<bool> parseBool(const std::string &v)
 {

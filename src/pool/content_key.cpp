@@ -3,6 +3,8 @@
 
 #include <openssl/evp.h>
 
+#include "common/text.h"
+
 namespace vfs::pool {
 
 namespace {
@@ -35,13 +37,7 @@ ContentKey ContentKey::forObjectBlock(std::string_view bucket, std::string_view 
 
 std::string ContentKey::toHex() const
 {
-	static const char digits[] = "0123456789abcdef";
-	std::string s;
-	for (unsigned char b : digest_) {
-		s += digits[b >> 4];
-		s += digits[b & 0xf];
-	}
-	return s;
+	return vfs::toHex(digest_);
 }
 
 } /* namespace vfs::pool */

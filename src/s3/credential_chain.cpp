@@ -10,6 +10,7 @@
 
 #include <sys/stat.h>
 
+#include "common/text.h"
 #include "s3/curl_transport.h"
 
 namespace vfs::s3 {
@@ -20,15 +21,6 @@ using Clock = std::chrono::system_clock;
 
 /* Refresh temporary credentials this long before they expire. */
 constexpr auto kRefreshMargin = std::chrono::minutes(5);
-
-std::string trim(const std::string &s)
-{
-	auto b = s.find_first_not_of(" \t\r\n");
-	if (b == std::string::npos)
-		return {};
-	auto e = s.find_last_not_of(" \t\r\n");
-	return s.substr(b, e - b + 1);
-}
 
 Result<std::string> readSecretFile(const std::string &path)
 {

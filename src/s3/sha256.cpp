@@ -29,16 +29,4 @@ Sha256Digest hmacSha256(std::span<const unsigned char> key, std::string_view dat
 	return out;
 }
 
-std::string toHex(std::span<const unsigned char> bytes)
-{
-	static const char digits[] = "0123456789abcdef";
-	std::string s;
-	s.reserve(bytes.size() * 2);
-	for (unsigned char b : bytes) {
-		s += digits[b >> 4];
-		s += digits[b & 0xf];
-	}
-	return s;
-}
-
 } /* namespace vfs::s3 */

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/text.h"
+
 namespace vfs::s3 {
 
 using Sha256Digest = std::array<unsigned char, 32>;
@@ -14,6 +16,6 @@ using Sha256Digest = std::array<unsigned char, 32>;
 Sha256Digest sha256(std::span<const std::byte> data);
 Sha256Digest sha256(std::string_view data);
 Sha256Digest hmacSha256(std::span<const unsigned char> key, std::string_view data);
-std::string toHex(std::span<const unsigned char> bytes);
+using vfs::toHex;
 
 } /* namespace vfs::s3 */

@@ -1,4 +1,5 @@
 // AWS Signature Version 4 over our SHA-256/HMAC helpers.
+#include "common/text.h"
 #include "s3/sigv4.h"
 
 #include <algorithm>
@@ -34,17 +35,6 @@ bool isUnreserved(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 	       c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-int hexValue(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 std::string toLower(std::string_view s)

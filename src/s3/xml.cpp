@@ -1,4 +1,5 @@
 // S3 XML over libxml2: parsing that never expands, fetches or prints, and escaped request bodies.
+#include "common/text.h"
 #include "s3/xml.h"
 
 #include <algorithm>
@@ -213,17 +214,6 @@ bool equalsNoCase(std::string_view a, std::string_view b)
 			return false;
 	}
 	return true;
-}
-
-int hexValue(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
