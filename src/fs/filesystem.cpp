@@ -1,0 +1,463 @@
+// The filesystem's semantics over a bucket: inodes, names, attributes, directories.
+#include "fs/filesystem.h"
+
+#include <cerrno>
+
+#include "fs/names.h"
+
+namespace vfs::fs {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+Timestamp now()
+{
+	return std::chrono::system_clock::now();
+}
+
+std::span<const std::byte> bytesOf(std::string_view s)
+{
+	return std::as_bytes(std::span(s.data(), s.size()));
+}
+
+} /* namespace */
+
+Filesystem::Filesystem(ObjectStore &store, FilesystemOptions options)
+	: store_(store), options_(std::move(options))
+{
+	auto root = std::make_shared<Node>();
+	root->ino = kRootIno;
+	root->parent = kRootIno;
+	root->attributes = fromObject(0, now(), {}, true, options_.defaults);
+	root->lookups = 1;
+	root->fresh = SteadyClock::time_point::max();
+	nodes_[kRootIno] = root;
+}
+
+Result<std::shared_ptr<Filesystem::Node>> Filesystem::node(Ino ino) const
+{
+	std::lock_guard lock(mutex_);
+	auto it = nodes_.find(ino);
+	if (it == nodes_.end())
+		return Error(ESTALE, "unknown inode " + std::to_string(ino));
+	return it->second;
+}
+
+std::string Filesystem::childKey(const Node &parent, std::string_view name)
+{
+	return parent.key + std::string(name);
+}
+
+Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fileKey)
+{
+	/* A directory of the name wins over an object of the same name, as in listings. */
+	ListRequest list;
+	list.prefix = fileKey + "/";
+	list.maxKeys = 2;
+	auto page = store_.list(list);
+	if (!page)
+		return page.error();
+	if (!page->objects.empty() || !page->commonPrefixes.empty()) {
+		Node n;
+		n.key = list.prefix;
+		n.dirMarker = !page->objects.empty() && page->objects.front().key == list.prefix;
+		Metadata metadata;
+		Timestamp modified = now();
+		if (n.dirMarker) {
+			auto head = store_.head(list.prefix);
+			if (head) {
+				metadata = head->metadata;
+				modified = head->lastModified;
+				n.etag = head->etag;
+			}
+		}
+		n.attributes = fromObject(0, modified, metadata, true, options_.defaults);
+		return std::optional<Node>(std::move(n));
+	}
+
+	auto head = store_.head(fileKey);
+	if (!head) {
+		if (head.error().code() == ENOENT)
+			return std::optional<Node>();
+		return head.error();
+	}
+	Node n;
+	n.key = fileKey;
+	n.etag = head->etag;
+	n.attributes = fromObject(head->size, head->lastModified, head->metadata, false, options_.defaults);
+	if (n.attributes.type == FileType::Directory) {
+		/* An old s3fs directory object "dir" (no slash): its children live under "dir/". */
+		n.key = fileKey + "/";
+	}
+	return std::optional<Node>(std::move(n));
+}
+
+std::shared_ptr<Filesystem::Node> Filesystem::remember(Ino parent, std::string_view name, Node probed,
+						       bool countLookup)
+{
+	std::lock_guard lock(mutex_);
+	std::shared_ptr<Node> n;
+	auto child = children_.find(std::pair(parent, std::string(name)));
+	if (child != children_.end()) {
+		auto it = nodes_.find(child->second);
+		/* Same inode only while it is the same kind of thing. */
+		if (it != nodes_.end() && isDir(*it->second) == (probed.attributes.type == FileType::Directory))
+			n = it->second;
+	}
+	if (!n) {
+		n = std::make_shared<Node>();
+		n->ino = nextIno_++;
+		nodes_[n->ino] = n;
+		children_[std::pair(parent, std::string(name))] = n->ino;
+	}
+	n->parent = parent;
+	n->name = std::string(name);
+	n->key = probed.key;
+	n->attributes = probed.attributes;
+	n->etag = probed.etag;
+	n->dirMarker = probed.dirMarker;
+	n->fresh = SteadyClock::now() + options_.attrTimeout;
+	if (countLookup)
+		++n->lookups;
+	return n;
+}
+
+void Filesystem::dropChild(Ino parent, std::string_view name)
+{
+	std::lock_guard lock(mutex_);
+	auto child = children_.find(std::pair(parent, std::string(name)));
+	if (child == children_.end())
+		return;
+	auto it = nodes_.find(child->second);
+	/* The inode lives on while the kernel holds references (an unlinked open file). */
+	if (it != nodes_.end() && it->second->lookups == 0)
+		nodes_.erase(it);
+	children_.erase(child);
+}
+
+Result<Attr> Filesystem::lookup(Ino parent, std::string_view name)
+{
+	if (!isValidName(name))
+		return Error(name.size() > kMaxNameBytes ? ENAMETOOLONG : EINVAL, "not a valid name");
+	auto p = node(parent);
+	if (!p)
+		return p.error();
+	if (!isDir(**p))
+		return Error(ENOTDIR, "not a directory");
+	std::string key = childKey(**p, name);
+	if (key.size() + 1 > kMaxKeyBytes)
+		return Error(ENAMETOOLONG, "path longer than S3's 1024-byte key limit");
+
+	auto probed = probe(key);
+	if (!probed)
+		return probed.error();
+	if (!*probed) {
+		dropChild(parent, name);
+		return Error(ENOENT, "no such file or directory");
+	}
+	auto n = remember(parent, name, std::move(**probed), true);
+	return Attr{ n->ino, n->attributes, isDir(*n) ? 2u : 1u };
+}
+
+void Filesystem::forget(Ino ino, std::uint64_t count)
+{
+	if (ino == kRootIno)
+		return;
+	std::lock_guard lock(mutex_);
+	auto it = nodes_.find(ino);
+	if (it == nodes_.end())
+		return;
+	Node &n = *it->second;
+	n.lookups = count >= n.lookups ? 0 : n.lookups - count;
+	if (n.lookups > 0)
+		return;
+	auto child = children_.find(std::pair(n.parent, n.name));
+	if (child != children_.end() && child->second == ino)
+		children_.erase(child);
+	nodes_.erase(it);
+}
+
+Result<Attr> Filesystem::getattr(Ino ino)
+{
+	auto n = node(ino);
+	if (!n)
+		return n.error();
+	std::shared_ptr<Node> cur = *n;
+	if (SteadyClock::now() >= cur->fresh) {
+		std::string fileKey = cur->key;
+		if (isDir(*cur))
+			fileKey.pop_back();
+		auto probed = probe(fileKey);
+		if (!probed)
+			return probed.error();
+		if (!*probed)
+			return Error(ENOENT, "no longer in the bucket");
+		cur = remember(cur->parent, cur->name, std::move(**probed), false);
+	}
+	return Attr{ cur->ino, cur->attributes, isDir(*cur) ? 2u : 1u };
+}
+
+Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
+{
+	auto d = node(dir);
+	if (!d)
+		return d.error();
+	if (!isDir(**d))
+		return Error(ENOTDIR, "not a directory");
+
+	std::vector<Dirent> out;
+	DirectoryReader reader(store_, (*d)->key, options_.skipLog);
+	while (!reader.done()) {
+		auto entries = reader.next();
+		if (!entries)
+			return entries.error();
+		for (DirEntry &e : *entries) {
+			Node probed;
+			bool directory = e.type == EntryType::Directory;
+			probed.key = directory ? e.key : e.key;
+			probed.etag = e.etag;
+			/* Listings carry no metadata: modes come from HEAD when the entry is looked up. */
+			probed.attributes = fromObject(e.size, e.lastModified, {}, directory, options_.defaults);
+			auto n = remember(dir, e.name, std::move(probed), false);
+			/* Not fresh: the first stat() asks HEAD for the real attributes. */
+			n->fresh = SteadyClock::now();
+			out.push_back({ e.name, Attr{ n->ino, n->attributes, directory ? 2u : 1u } });
+		}
+	}
+	return out;
+}
+
+Result<Attr> Filesystem::mkdir(Ino parent, std::string_view name, std::uint32_t permissions, const Caller &caller)
+{
+	auto existing = lookup(parent, name);
+	if (existing)
+		return Error(EEXIST, "exists");
+	if (existing.error().code() != ENOENT)
+		return existing.error();
+	auto p = node(parent);
+	if (!p)
+		return p.error();
+
+	Node n;
+	n.key = childKey(**p, name) + "/";
+	n.dirMarker = true;
+	n.attributes.type = FileType::Directory;
+	n.attributes.permissions = permissions & ~caller.umask & 07777;
+	n.attributes.uid = caller.uid;
+	n.attributes.gid = caller.gid;
+	n.attributes.mtime = n.attributes.atime = n.attributes.ctime = now();
+	PutOptions put;
+	put.metadata = toMetadata(n.attributes);
+	put.contentType = std::string(kDirectoryContentType);
+	auto etag = store_.put(n.key, {}, put);
+	if (!etag)
+		return etag.error();
+	n.etag = *etag;
+	auto stored = remember(parent, name, std::move(n), true);
+	return Attr{ stored->ino, stored->attributes, 2u };
+}
+
+Result<bool> Filesystem::directoryEmpty(const std::string &prefix)
+{
+	ListRequest list;
+	list.prefix = prefix;
+	list.maxKeys = 2;
+	auto page = store_.list(list);
+	if (!page)
+		return page.error();
+	for (const ListedObject &o : page->objects)
+		if (o.key != prefix)
+			return false;
+	return page->commonPrefixes.empty();
+}
+
+Result<void> Filesystem::rmdir(Ino parent, std::string_view name)
+{
+	auto found = lookup(parent, name);
+	if (!found)
+		return found.error();
+	auto n = node(found->ino);
+	if (!n)
+		return n.error();
+	forget(found->ino, 1);
+	if (!isDir(**n))
+		return Error(ENOTDIR, "not a directory");
+	auto empty = directoryEmpty((*n)->key);
+	if (!empty)
+		return empty.error();
+	if (!*empty)
+		return Error(ENOTEMPTY, "directory not empty");
+	if ((*n)->dirMarker) {
+		auto r = store_.remove((*n)->key);
+		if (!r)
+			return r.error();
+	}
+	dropChild(parent, name);
+	return {};
+}
+
+Result<void> Filesystem::unlink(Ino parent, std::string_view name)
+{
+	auto found = lookup(parent, name);
+	if (!found)
+		return found.error();
+	auto n = node(found->ino);
+	forget(found->ino, 1);
+	if (!n)
+		return n.error();
+	if (isDir(**n))
+		return Error(EISDIR, "is a directory");
+	auto r = store_.remove((*n)->key);
+	if (!r)
+		return r.error();
+	dropChild(parent, name);
+	return {};
+}
+
+Result<Attr> Filesystem::symlink(std::string_view target, Ino parent, std::string_view name, const Caller &caller)
+{
+	auto existing = lookup(parent, name);
+	if (existing)
+		return Error(EEXIST, "exists");
+	if (existing.error().code() != ENOENT)
+		return existing.error();
+	auto p = node(parent);
+	if (!p)
+		return p.error();
+
+	Node n;
+	n.key = childKey(**p, name);
+	n.attributes.type = FileType::Symlink;
+	n.attributes.permissions = 0777;
+	n.attributes.uid = caller.uid;
+	n.attributes.gid = caller.gid;
+	n.attributes.size = target.size();
+	n.attributes.mtime = n.attributes.atime = n.attributes.ctime = now();
+	PutOptions put;
+	put.metadata = toMetadata(n.attributes);
+	auto etag = store_.put(n.key, bytesOf(target), put);
+	if (!etag)
+		return etag.error();
+	n.etag = *etag;
+	auto stored = remember(parent, name, std::move(n), true);
+	return Attr{ stored->ino, stored->attributes, 1u };
+}
+
+Result<std::string> Filesystem::readlink(Ino ino)
+{
+	auto n = node(ino);
+	if (!n)
+		return n.error();
+	if ((*n)->attributes.type != FileType::Symlink)
+		return Error(EINVAL, "not a symlink");
+	std::string target((*n)->attributes.size, '\0');
+	if (target.empty())
+		return target;
+	auto got = store_.get((*n)->key, 0, std::as_writable_bytes(std::span(target.data(), target.size())), {});
+	if (!got)
+		return got.error();
+	target.resize(got->bytes);
+	return target;
+}
+
+Result<void> Filesystem::storeMetadata(Node &n)
+{
+	/* Keep every other metadata entry (xattrs, other tools' keys): read, change, write back. */
+	auto head = store_.head(n.key);
+	Metadata metadata;
+	std::string contentType;
+	bool exists = head.ok();
+	if (exists) {
+		metadata = head->metadata;
+		contentType = head->contentType;
+	} else if (head.error().code() != ENOENT || !isDir(n)) {
+		return head.error();
+	}
+	storeAttributes(n.attributes, metadata);
+	PutOptions options;
+	options.metadata = std::move(metadata);
+	options.contentType = isDir(n) ? std::string(kDirectoryContentType) : contentType;
+
+	Result<std::string> etag = exists ? store_.copy(n.key, n.key, MetadataMode::Replace, options)
+					  : store_.put(n.key, {}, options); /* an implied directory gets a marker */
+	if (!etag)
+		return etag.error();
+	n.etag = *etag;
+	if (isDir(n))
+		n.dirMarker = true;
+	return {};
+}
+
+Result<Attr> Filesystem::setattr(Ino ino, const SetAttrRequest &request)
+{
+	auto current = getattr(ino);
+	if (!current)
+		return current.error();
+	auto n = node(ino);
+	if (!n)
+		return n.error();
+	if (ino == kRootIno)
+		return Error(EPERM, "the bucket root's attributes are the mount's");
+
+	Node changed = **n;
+	if (request.size) {
+		if (isDir(changed))
+			return Error(EISDIR, "is a directory");
+		/* Truncation goes through the file's data (open files); only emptying a closed one here. */
+		if (*request.size != 0 && *request.size != changed.attributes.size)
+			return Error(EOPNOTSUPP, "truncate of a closed file to a non-zero size");
+	}
+	if (request.permissions)
+		changed.attributes.permissions = *request.permissions & 07777;
+	if (request.uid)
+		changed.attributes.uid = *request.uid;
+	if (request.gid)
+		changed.attributes.gid = *request.gid;
+	if (request.atime)
+		changed.attributes.atime = *request.atime;
+	if (request.mtime)
+		changed.attributes.mtime = *request.mtime;
+	changed.attributes.ctime = now();
+
+	if (request.size && *request.size == 0 && changed.attributes.size != 0) {
+		auto head = store_.head(changed.key);
+		if (!head)
+			return head.error();
+		Metadata metadata = head->metadata;
+		changed.attributes.size = 0;
+		changed.attributes.mtime = request.mtime.value_or(now());
+		storeAttributes(changed.attributes, metadata);
+		PutOptions put;
+		put.metadata = std::move(metadata);
+		put.contentType = head->contentType;
+		auto etag = store_.put(changed.key, {}, put);
+		if (!etag)
+			return etag.error();
+		changed.etag = *etag;
+	} else {
+		auto r = storeMetadata(changed);
+		if (!r)
+			return r.error();
+	}
+
+	std::lock_guard lock(mutex_);
+	(*n)->attributes = changed.attributes;
+	(*n)->etag = changed.etag;
+	(*n)->dirMarker = changed.dirMarker;
+	(*n)->fresh = SteadyClock::now() + options_.attrTimeout;
+	return Attr{ ino, changed.attributes, isDir(changed) ? 2u : 1u };
+}
+
+StatFs Filesystem::statfs() const
+{
+	return StatFs{};
+}
+
+std::size_t Filesystem::inodeCount() const
+{
+	std::lock_guard lock(mutex_);
+	return nodes_.size();
+}
+
+} /* namespace vfs::fs */

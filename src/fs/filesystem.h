@@ -1,0 +1,134 @@
+// The filesystem's semantics over a bucket: inodes, names, attributes, directories (no FUSE types).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "fs/attributes.h"
+#include "fs/directory.h"
+#include "fs/object_store.h"
+
+namespace vfs::fs {
+
+using Ino = std::uint64_t;
+inline constexpr Ino kRootIno = 1;
+
+struct FilesystemOptions {
+	MountDefaults defaults;
+	/* How long the kernel (and we) may trust attributes and names. */
+	std::chrono::milliseconds attrTimeout{ 1000 };
+	/* Called for every key a listing skips (invalid names, shadowed objects). */
+	SkipLog skipLog;
+};
+
+/* What stat() shows for an inode. */
+struct Attr {
+	Ino ino = 0;
+	Attributes attributes;
+	std::uint32_t nlink = 1;
+};
+
+/* The caller of a creating operation: the owner of what it creates. */
+struct Caller {
+	std::uint32_t uid = 0;
+	std::uint32_t gid = 0;
+	std::uint32_t umask = 022;
+};
+
+struct SetAttrRequest {
+	std::optional<std::uint32_t> permissions;
+	std::optional<std::uint32_t> uid;
+	std::optional<std::uint32_t> gid;
+	std::optional<Timestamp> atime;
+	std::optional<Timestamp> mtime;
+	std::optional<std::uint64_t> size;
+};
+
+struct Dirent {
+	std::string name;
+	Attr attr;
+};
+
+struct StatFs {
+	std::uint64_t blockSize = 4096;
+	std::uint64_t blocks = std::uint64_t(1) << 40; /* S3 has no capacity: show 4 PiB, all free */
+	std::uint64_t blocksFree = std::uint64_t(1) << 40;
+	std::uint64_t files = std::uint64_t(1) << 32;
+	std::uint64_t filesFree = std::uint64_t(1) << 32;
+	std::uint32_t nameMax = 255;
+};
+
+/*
+ * Maps a bucket to a tree of inodes. A regular file or symlink is the object
+ * at its path; a directory is its path + "/" as a prefix, with or without a
+ * marker object. Inode numbers are handed out on first sight and live until
+ * the kernel forgets them. Thread-safe: one mutex guards the inode table,
+ * never held across a request to the store.
+ */
+class Filesystem
+{
+public:
+	Filesystem(ObjectStore &store, FilesystemOptions options);
+
+	Result<Attr> lookup(Ino parent, std::string_view name);
+	/* The kernel dropped @count references to @ino. */
+	void forget(Ino ino, std::uint64_t count);
+	Result<Attr> getattr(Ino ino);
+	Result<Attr> setattr(Ino ino, const SetAttrRequest &request);
+	Result<std::vector<Dirent>> readdir(Ino dir);
+	Result<Attr> mkdir(Ino parent, std::string_view name, std::uint32_t permissions, const Caller &caller);
+	Result<void> rmdir(Ino parent, std::string_view name);
+	Result<void> unlink(Ino parent, std::string_view name);
+	Result<Attr> symlink(std::string_view target, Ino parent, std::string_view name, const Caller &caller);
+	Result<std::string> readlink(Ino ino);
+	StatFs statfs() const;
+
+	const FilesystemOptions &options() const { return options_; }
+	/* Inodes currently known (for tests and metrics). */
+	std::size_t inodeCount() const;
+
+private:
+	struct Node {
+		Ino ino = 0;
+		Ino parent = 0;
+		std::string name;
+		/* Files: the object key. Directories: the prefix ("" for the root, else "a/b/"). */
+		std::string key;
+		Attributes attributes;
+		std::string etag;
+		bool dirMarker = false; /* directories: a marker object exists */
+		std::uint64_t lookups = 0;
+		std::chrono::steady_clock::time_point fresh;
+	};
+
+	static bool isDir(const Node &n) { return n.attributes.type == FileType::Directory; }
+	Result<std::shared_ptr<Node>> node(Ino ino) const;
+	/* The child's key under @parent: "a/b/" + name (+ "/" for a directory prefix). */
+	static std::string childKey(const Node &parent, std::string_view name);
+	/* Asks the store what @key is: an object, a directory (marker or implied), or nothing. */
+	Result<std::optional<Node>> probe(const std::string &fileKey);
+	/* Records @probed as the child @name of @parent (reusing its inode if known). */
+	std::shared_ptr<Node> remember(Ino parent, std::string_view name, Node probed, bool countLookup);
+	void dropChild(Ino parent, std::string_view name);
+	Result<bool> directoryEmpty(const std::string &prefix);
+	Result<void> storeMetadata(Node &n);
+
+	ObjectStore &store_;
+	const FilesystemOptions options_;
+
+	mutable std::mutex mutex_;
+	Ino nextIno_ = kRootIno + 1;                                     /* guarded by mutex_ */
+	std::unordered_map<Ino, std::shared_ptr<Node>> nodes_;           /* guarded by mutex_ */
+	std::map<std::pair<Ino, std::string>, Ino, std::less<>> children_; /* guarded by mutex_ */
+};
+
+} /* namespace vfs::fs */

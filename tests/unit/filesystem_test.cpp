@@ -1,0 +1,213 @@
+// Filesystem namespace operations against the fake bucket: lookups, listings, directories, attributes.
+#include "fs/filesystem.h"
+
+#include <gtest/gtest.h>
+
+#include "fs/fake_object_store.h"
+
+using namespace vfs::fs;
+
+namespace {
+
+std::span<const std::byte> bytesOf(std::string_view s)
+{
+	return std::as_bytes(std::span(s.data(), s.size()));
+}
+
+class FilesystemTest : public ::testing::Test
+{
+protected:
+	FilesystemTest()
+	{
+		options_.defaults = MountDefaults{ 1000, 100, 022 };
+		options_.attrTimeout = std::chrono::milliseconds(0);
+		options_.skipLog = [this](const SkippedKey &k) { skipped_.push_back(k.key); };
+	}
+
+	void put(const std::string &key, std::string_view body = "x", Metadata metadata = {})
+	{
+		PutOptions o;
+		o.metadata = std::move(metadata);
+		ASSERT_TRUE(store_.put(key, bytesOf(body), o).ok()) << key;
+	}
+
+	FakeObjectStore store_;
+	FilesystemOptions options_;
+	std::vector<std::string> skipped_;
+};
+
+TEST_F(FilesystemTest, LookupFilesImplicitAndMarkedDirectories)
+{
+	put("top.txt", "hello");
+	put("implicit/child");
+	put("marked/", "", { { "mode", "16832" }, { "uid", "7" } }); /* S_IFDIR|0700 */
+	Filesystem fs(store_, options_);
+
+	auto file = fs.lookup(kRootIno, "top.txt");
+	ASSERT_TRUE(file.ok()) << file.error().toString();
+	EXPECT_EQ(file->attributes.type, FileType::Regular);
+	EXPECT_EQ(file->attributes.size, 5u);
+	EXPECT_EQ(file->attributes.permissions, 0644u); /* awscli-style: 0666 & ~022 */
+	EXPECT_EQ(file->attributes.uid, 1000u);
+
+	auto implicit = fs.lookup(kRootIno, "implicit");
+	ASSERT_TRUE(implicit.ok());
+	EXPECT_EQ(implicit->attributes.type, FileType::Directory);
+	EXPECT_EQ(implicit->attributes.permissions, 0755u);
+
+	auto marked = fs.lookup(kRootIno, "marked");
+	ASSERT_TRUE(marked.ok());
+	EXPECT_EQ(marked->attributes.type, FileType::Directory);
+	EXPECT_EQ(marked->attributes.permissions, 0700u);
+	EXPECT_EQ(marked->attributes.uid, 7u);
+
+	auto child = fs.lookup(implicit->ino, "child");
+	ASSERT_TRUE(child.ok());
+	EXPECT_EQ(fs.lookup(kRootIno, "missing").error().code(), ENOENT);
+	EXPECT_EQ(fs.lookup(file->ino, "x").error().code(), ENOTDIR);
+	EXPECT_EQ(fs.lookup(kRootIno, std::string(256, 'a')).error().code(), ENAMETOOLONG);
+	/* The same name keeps its inode. */
+	EXPECT_EQ(fs.lookup(kRootIno, "top.txt")->ino, file->ino);
+}
+
+TEST_F(FilesystemTest, ReaddirListsNamesAndSkipsInvalidKeys)
+{
+	for (int i = 0; i < 50; ++i)
+		put("dir/f" + std::to_string(i));
+	put("dir/sub/deep");
+	put("dir//double");
+	put("dir/./dot");
+	Filesystem fs(store_, options_);
+	auto dir = fs.lookup(kRootIno, "dir");
+	ASSERT_TRUE(dir.ok());
+	auto entries = fs.readdir(dir->ino);
+	ASSERT_TRUE(entries.ok()) << entries.error().toString();
+	EXPECT_EQ(entries->size(), 51u);
+	int dirs = 0;
+	for (const auto &e : *entries)
+		dirs += e.attr.attributes.type == FileType::Directory;
+	EXPECT_EQ(dirs, 1);
+	EXPECT_EQ(skipped_.size(), 2u);
+	/* Inodes from readdir are the ones lookup gives. */
+	auto f0 = fs.lookup(dir->ino, "f0");
+	bool same = false;
+	for (const auto &e : *entries)
+		same |= e.name == "f0" && e.attr.ino == f0->ino;
+	EXPECT_TRUE(same);
+}
+
+TEST_F(FilesystemTest, MkdirRmdirAndNotEmpty)
+{
+	Filesystem fs(store_, options_);
+	Caller caller{ 42, 43, 022 };
+	auto d = fs.mkdir(kRootIno, "new", 0777, caller);
+	ASSERT_TRUE(d.ok()) << d.error().toString();
+	EXPECT_EQ(d->attributes.permissions, 0755u);
+	EXPECT_EQ(d->attributes.uid, 42u);
+	auto marker = store_.object("new/");
+	ASSERT_TRUE(marker.has_value());
+	EXPECT_EQ(marker->metadata.at("mode"), std::to_string(040755));
+	EXPECT_EQ(marker->contentType, std::string(kDirectoryContentType));
+	EXPECT_EQ(fs.mkdir(kRootIno, "new", 0777, caller).error().code(), EEXIST);
+
+	put("new/file");
+	EXPECT_EQ(fs.rmdir(kRootIno, "new").error().code(), ENOTEMPTY);
+	ASSERT_TRUE(fs.unlink(d->ino, "file").ok());
+	EXPECT_FALSE(store_.object("new/file").has_value());
+	ASSERT_TRUE(fs.rmdir(kRootIno, "new").ok());
+	EXPECT_FALSE(store_.object("new/").has_value());
+	EXPECT_EQ(fs.lookup(kRootIno, "new").error().code(), ENOENT);
+
+	put("plain");
+	EXPECT_EQ(fs.rmdir(kRootIno, "plain").error().code(), ENOTDIR);
+	put("adir/x");
+	EXPECT_EQ(fs.unlink(kRootIno, "adir").error().code(), EISDIR);
+}
+
+TEST_F(FilesystemTest, SymlinksAsS3fsStoresThem)
+{
+	Filesystem fs(store_, options_);
+	auto l = fs.symlink("../target/file", kRootIno, "link", Caller{ 1, 2, 022 });
+	ASSERT_TRUE(l.ok()) << l.error().toString();
+	auto stored = store_.contents("link");
+	ASSERT_TRUE(stored.has_value());
+	EXPECT_EQ(std::string(reinterpret_cast<const char *>(stored->data()), stored->size()), "../target/file");
+	EXPECT_EQ(store_.object("link")->metadata.at("mode"), std::to_string(0120777));
+
+	Filesystem again(store_, options_);
+	auto found = again.lookup(kRootIno, "link");
+	ASSERT_TRUE(found.ok());
+	EXPECT_EQ(found->attributes.type, FileType::Symlink);
+	EXPECT_EQ(*again.readlink(found->ino), "../target/file");
+}
+
+TEST_F(FilesystemTest, ChmodChownUtimensKeepOtherMetadata)
+{
+	put("f", "data", { { "user-key", "kept" } });
+	Filesystem fs(store_, options_);
+	auto f = fs.lookup(kRootIno, "f");
+	ASSERT_TRUE(f.ok());
+	SetAttrRequest req;
+	req.permissions = 0600;
+	req.uid = 5;
+	req.mtime = Timestamp(std::chrono::seconds(1700000000));
+	auto changed = fs.setattr(f->ino, req);
+	ASSERT_TRUE(changed.ok()) << changed.error().toString();
+	EXPECT_EQ(changed->attributes.permissions, 0600u);
+	auto obj = store_.object("f");
+	EXPECT_EQ(obj->metadata.at("mode"), std::to_string(0100600));
+	EXPECT_EQ(obj->metadata.at("uid"), "5");
+	EXPECT_EQ(obj->metadata.at("mtime"), "1700000000");
+	EXPECT_EQ(obj->metadata.at("user-key"), "kept");
+	EXPECT_EQ(store_.contents("f")->size(), 4u);
+
+	/* An implied directory gets a marker to hold its new mode. */
+	put("impl/x");
+	auto dir = fs.lookup(kRootIno, "impl");
+	SetAttrRequest chmod;
+	chmod.permissions = 0750;
+	ASSERT_TRUE(fs.setattr(dir->ino, chmod).ok());
+	EXPECT_EQ(store_.object("impl/")->metadata.at("mode"), std::to_string(040750));
+
+	SetAttrRequest trunc;
+	trunc.size = 0;
+	ASSERT_TRUE(fs.setattr(f->ino, trunc).ok());
+	EXPECT_EQ(store_.contents("f")->size(), 0u);
+	EXPECT_EQ(store_.object("f")->metadata.at("user-key"), "kept");
+}
+
+TEST_F(FilesystemTest, ForgetReleasesInodesButKeepsRoot)
+{
+	put("a");
+	Filesystem fs(store_, options_);
+	auto a = fs.lookup(kRootIno, "a");
+	std::size_t before = fs.inodeCount();
+	fs.forget(a->ino, 1);
+	EXPECT_EQ(fs.inodeCount(), before - 1);
+	fs.forget(kRootIno, 100);
+	EXPECT_TRUE(fs.getattr(kRootIno).ok());
+	EXPECT_EQ(fs.getattr(a->ino).error().code(), ESTALE);
+}
+
+TEST_F(FilesystemTest, StoreErrorsComeBackAsErrno)
+{
+	Filesystem fs(store_, options_);
+	store_.failNext(FakeObjectStore::Op::List, EACCES);
+	EXPECT_EQ(fs.lookup(kRootIno, "x").error().code(), EACCES);
+	store_.failNext(FakeObjectStore::Op::Put, EIO);
+	EXPECT_EQ(fs.mkdir(kRootIno, "d", 0755, Caller{}).error().code(), EIO);
+	EXPECT_FALSE(store_.object("d/").has_value());
+}
+
+TEST_F(FilesystemTest, ChangesByOtherClientsShowAfterTheTimeout)
+{
+	put("f", "one");
+	Filesystem fs(store_, options_);
+	auto f = fs.lookup(kRootIno, "f");
+	put("f", "longer content");
+	EXPECT_EQ(fs.getattr(f->ino)->attributes.size, 14u);
+	ASSERT_TRUE(store_.remove("f").ok());
+	EXPECT_EQ(fs.getattr(f->ino).error().code(), ENOENT);
+}
+
+} /* namespace */
