@@ -4,6 +4,8 @@
 #include <vector>
 
 #include "daemon/command_line.h"
+#include "daemon/config.h"
+#include "daemon/mount.h"
 #include "fuse/version.h"
 #include "vfs_config.h"
 
@@ -13,7 +15,7 @@ int main(int argc, char **argv)
 	auto cl = vfs::daemon::parseCommandLine(args);
 	if (!cl) {
 		std::fprintf(stderr, "vfsd: %s\n", cl.error().message().c_str());
-		return 2;
+		return vfs::daemon::kExitConfig;
 	}
 	if (cl->help) {
 		std::fputs(vfs::daemon::usage("vfsd").c_str(), stdout);
@@ -23,7 +25,14 @@ int main(int argc, char **argv)
 		std::printf("vfsd %s (libfuse %s)\n", VFS_VERSION, vfs::fuse::libfuseVersion().c_str());
 		return 0;
 	}
-	/* The mount itself is the next milestone (issue 4); say so instead of pretending. */
-	std::fprintf(stderr, "vfsd: mounting is not implemented in this version yet\n");
-	return 2;
+	if (cl->configPath.empty()) {
+		std::fprintf(stderr, "vfsd: --config FILE is required (see vfsd --help)\n");
+		return vfs::daemon::kExitConfig;
+	}
+	auto config = vfs::daemon::loadConfig(cl->configPath, cl->overrides);
+	if (!config) {
+		std::fprintf(stderr, "vfsd: %s\n", config.error().message().c_str());
+		return vfs::daemon::kExitConfig;
+	}
+	return vfs::daemon::runMount(*config);
 }

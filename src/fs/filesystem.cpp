@@ -51,10 +51,15 @@ std::string Filesystem::childKey(const Node &parent, std::string_view name)
 
 Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fileKey)
 {
-	/* A directory of the name wins over an object of the same name, as in listings. */
+	/*
+	 * A directory of the name wins over an object of the same name, as in
+	 * listings. One key under "name/" proves it (no delimiter: some servers,
+	 * s3rver, drop deeper common prefixes), and a marker sorts first.
+	 */
 	ListRequest list;
 	list.prefix = fileKey + "/";
-	list.maxKeys = 2;
+	list.delimiter = "";
+	list.maxKeys = 1;
 	auto page = store_.list(list);
 	if (!page)
 		return page.error();
@@ -121,6 +126,18 @@ std::shared_ptr<Filesystem::Node> Filesystem::remember(Ino parent, std::string_v
 	if (countLookup)
 		++n->lookups;
 	return n;
+}
+
+std::shared_ptr<Filesystem::Node> Filesystem::known(Ino parent, std::string_view name, bool directory) const
+{
+	std::lock_guard lock(mutex_);
+	auto child = children_.find(std::pair(parent, std::string(name)));
+	if (child == children_.end())
+		return nullptr;
+	auto it = nodes_.find(child->second);
+	if (it == nodes_.end() || isDir(*it->second) != directory)
+		return nullptr;
+	return it->second;
 }
 
 void Filesystem::dropChild(Ino parent, std::string_view name)
@@ -213,15 +230,17 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 		if (!entries)
 			return entries.error();
 		for (DirEntry &e : *entries) {
-			Node probed;
 			bool directory = e.type == EntryType::Directory;
-			probed.key = directory ? e.key : e.key;
-			probed.etag = e.etag;
-			/* Listings carry no metadata: modes come from HEAD when the entry is looked up. */
-			probed.attributes = fromObject(e.size, e.lastModified, {}, directory, options_.defaults);
-			auto n = remember(dir, e.name, std::move(probed), false);
-			/* Not fresh: the first stat() asks HEAD for the real attributes. */
-			n->fresh = SteadyClock::now();
+			std::shared_ptr<Node> n = known(dir, e.name, directory);
+			if (!n) {
+				Node probed;
+				probed.key = e.key;
+				probed.etag = e.etag;
+				/* Listings carry no metadata: the first stat() asks HEAD for the real attributes. */
+				probed.attributes = fromObject(e.size, e.lastModified, {}, directory, options_.defaults);
+				n = remember(dir, e.name, std::move(probed), false);
+				n->fresh = SteadyClock::now();
+			}
 			out.push_back({ e.name, Attr{ n->ino, n->attributes, directory ? 2u : 1u } });
 		}
 	}
@@ -346,6 +365,9 @@ Result<Attr> Filesystem::symlink(std::string_view target, Ino parent, std::strin
 
 Result<std::string> Filesystem::readlink(Ino ino)
 {
+	auto current = getattr(ino); /* refreshes what a listing could only guess */
+	if (!current)
+		return current.error();
 	auto n = node(ino);
 	if (!n)
 		return n.error();

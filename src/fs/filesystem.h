@@ -118,6 +118,8 @@ private:
 	Result<std::optional<Node>> probe(const std::string &fileKey);
 	/* Records @probed as the child @name of @parent (reusing its inode if known). */
 	std::shared_ptr<Node> remember(Ino parent, std::string_view name, Node probed, bool countLookup);
+	/* The known child @name of @parent, if it is (still) of the same kind. */
+	std::shared_ptr<Node> known(Ino parent, std::string_view name, bool directory) const;
 	void dropChild(Ino parent, std::string_view name);
 	Result<bool> directoryEmpty(const std::string &prefix);
 	Result<void> storeMetadata(Node &n);

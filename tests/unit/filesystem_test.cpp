@@ -134,7 +134,12 @@ TEST_F(FilesystemTest, SymlinksAsS3fsStoresThem)
 	EXPECT_EQ(std::string(reinterpret_cast<const char *>(stored->data()), stored->size()), "../target/file");
 	EXPECT_EQ(store_.object("link")->metadata.at("mode"), std::to_string(0120777));
 
+	/* A listing (no metadata) does not turn the known symlink into a file. */
+	ASSERT_TRUE(fs.readdir(kRootIno).ok());
+	EXPECT_EQ(*fs.readlink(l->ino), "../target/file");
+
 	Filesystem again(store_, options_);
+	ASSERT_TRUE(again.readdir(kRootIno).ok()); /* seen in a listing first, then looked up */
 	auto found = again.lookup(kRootIno, "link");
 	ASSERT_TRUE(found.ok());
 	EXPECT_EQ(found->attributes.type, FileType::Symlink);

@@ -1,0 +1,115 @@
+// vfsd's lifecycle: config to a mounted, serving filesystem and a clean exit.
+#include "daemon/mount.h"
+
+#include <cstdio>
+
+#include <unistd.h>
+
+#include "fs/filesystem.h"
+#include "fs/s3_object_store.h"
+#include "fuse/adapter.h"
+#include "s3/client.h"
+#include "s3/curl_transport.h"
+
+namespace vfs::daemon {
+
+namespace {
+
+void say(const std::string &line)
+{
+	std::fprintf(stderr, "vfsd: %s\n", line.c_str());
+}
+
+} /* namespace */
+
+int runMount(const Config &config)
+{
+	s3::CredentialsConfig credentials;
+	credentials.accessKeyId = config.accessKeyId;
+	credentials.secretAccessKey = config.secretAccessKey;
+	credentials.sessionToken = config.sessionToken;
+	credentials.credentialsFile = config.credentialsFile;
+	credentials.profile = config.profile;
+	credentials.useImds = config.useImds;
+	s3::CredentialChain chain(credentials, s3::CredentialsEnvironment::process());
+
+	s3::CurlTransportConfig transportConfig;
+	transportConfig.maxConnections = config.maxConnections;
+	transportConfig.caBundle = config.caBundle;
+	auto transport = s3::CurlTransport::create(transportConfig);
+	if (!transport) {
+		say("cannot set up HTTP: " + transport.error().toString());
+		return kExitFailure;
+	}
+
+	auto endpoint = s3::Endpoint::resolve({ config.bucket, config.region, config.endpoint, config.pathStyle });
+	if (!endpoint) {
+		say(endpoint.error().message());
+		return kExitConfig;
+	}
+
+	s3::ClientOptions clientOptions;
+	clientOptions.unsignedPayload = config.unsignedPayload;
+	s3::S3Client client(*endpoint, chain, **transport, clientOptions);
+	fs::S3ObjectStore store(client);
+
+	/* Nothing is mounted until the bucket answers. */
+	auto reached = store.checkBucket();
+	if (!reached) {
+		/* HEAD answers carry no body; a one-key listing names S3's reason (SignatureDoesNotMatch, ...). */
+		std::string why = reached.error().toString();
+		if (reached.error().code() == EACCES || reached.error().code() == ENODEV) {
+			fs::ListRequest probe;
+			probe.maxKeys = 1;
+			auto listed = store.list(probe);
+			if (!listed)
+				why = listed.error().toString();
+		}
+		say("cannot reach bucket '" + config.bucket + "' at " + endpoint->scheme() + "://" +
+		    endpoint->host() + ": " + why);
+		return kExitFailure;
+	}
+
+	fs::FilesystemOptions options;
+	options.defaults.uid = config.uid.value_or(getuid());
+	options.defaults.gid = config.gid.value_or(getgid());
+	options.defaults.umask = config.umask;
+	options.attrTimeout = config.metadataTtl;
+	options.skipLog = [](const fs::SkippedKey &k) { say("skipping key: " + k.toString()); };
+	fs::Filesystem filesystem(store, options);
+
+	fuse::SessionOptions sessionOptions;
+	sessionOptions.mountpoint = config.mountpoint;
+	sessionOptions.fsname = "vfs:" + config.bucket;
+	sessionOptions.allowOther = config.allowOther;
+	sessionOptions.readOnly = config.readOnly;
+	fuse::AdapterContext context{ filesystem, sessionOptions };
+
+	auto stale = fuse::cleanStaleMount(config.mountpoint);
+	if (!stale) {
+		say(stale.error().toString());
+		return kExitFailure;
+	}
+	if (*stale)
+		say("detached a stale mount at " + config.mountpoint);
+
+	auto session = fuse::Session::mount(fuse::operations(), &context, sessionOptions);
+	if (!session) {
+		say(session.error().message());
+		return kExitFailure;
+	}
+	if (!(*session)->installSignalHandlers()) {
+		say("cannot install signal handlers");
+		return kExitFailure;
+	}
+	say("mounted bucket '" + config.bucket + "' on " + config.mountpoint);
+	auto served = (*session)->run();
+	if (!served) {
+		say(served.error().toString());
+		return kExitFailure;
+	}
+	say("unmounting " + config.mountpoint);
+	return kExitOk;
+}
+
+} /* namespace vfs::daemon */

@@ -1,0 +1,21 @@
+// vfsd's lifecycle: from a validated config to a mounted, serving filesystem and a clean exit.
+#pragma once
+
+#include "daemon/config.h"
+
+namespace vfs::daemon {
+
+/* Exit codes scripts and systemd can rely on. */
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1; /* the bucket or the mount could not be reached */
+inline constexpr int kExitConfig = 2;  /* bad command line or configuration */
+
+/*
+ * Reaches the bucket (HeadBucket: wrong endpoints or credentials fail here,
+ * before anything is mounted), detaches a stale mount left by a killed run,
+ * mounts and serves until SIGTERM/SIGINT or an unmount. Returns the exit code;
+ * every failure is one line on stderr.
+ */
+int runMount(const Config &config);
+
+} /* namespace vfs::daemon */

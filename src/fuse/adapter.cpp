@@ -1,0 +1,309 @@
+// The thin FUSE adapter: unpack, call fs::, reply exactly once; errno mapping and no exception escapes.
+#include "fuse/adapter.h"
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+namespace vfs::fuse {
+
+namespace {
+
+AdapterContext &context(fuse_req_t req)
+{
+	return *static_cast<AdapterContext *>(fuse_req_userdata(req));
+}
+
+/* Runs @body; an exception becomes ENOMEM (bad_alloc) or EIO, so none crosses into libfuse. */
+template<typename Fn>
+void guarded(fuse_req_t req, Fn &&body)
+{
+	try {
+		body();
+	} catch (const std::bad_alloc &) {
+		fuse_reply_err(req, ENOMEM);
+	} catch (...) {
+		fuse_reply_err(req, EIO);
+	}
+}
+
+struct timespec toTimespec(fs::Timestamp t)
+{
+	auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+	struct timespec ts;
+	ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+	ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+	if (ts.tv_nsec < 0) {
+		ts.tv_nsec += 1'000'000'000;
+		--ts.tv_sec;
+	}
+	return ts;
+}
+
+fs::Timestamp fromTimespec(const struct timespec &ts)
+{
+	return fs::Timestamp(std::chrono::duration_cast<fs::Timestamp::duration>(
+		std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+}
+
+double timeoutOf(fuse_req_t req)
+{
+	return std::chrono::duration<double>(context(req).filesystem.options().attrTimeout).count();
+}
+
+void replyEntry(fuse_req_t req, const fs::Attr &attr)
+{
+	struct fuse_entry_param e {};
+	e.ino = attr.ino;
+	e.attr = toStat(attr);
+	e.attr_timeout = timeoutOf(req);
+	e.entry_timeout = timeoutOf(req);
+	fuse_reply_entry(req, &e);
+}
+
+template<typename T>
+bool failed(fuse_req_t req, const Result<T> &r)
+{
+	if (r.ok())
+		return false;
+	fuse_reply_err(req, r.error().code());
+	return true;
+}
+
+fs::Caller callerOf(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	return fs::Caller{ ctx->uid, ctx->gid, ctx->umask };
+}
+
+/* A directory listing taken at opendir, served by offset. */
+struct DirHandle {
+	std::vector<fs::Dirent> entries;
+};
+
+void opInit(void *userdata, struct fuse_conn_info *conn)
+{
+	tuneConnection(conn, static_cast<AdapterContext *>(userdata)->options);
+}
+
+void opLookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.lookup(parent, name);
+		if (!failed(req, r))
+			replyEntry(req, *r);
+	});
+}
+
+void opForget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	context(req).filesystem.forget(ino, nlookup);
+	fuse_reply_none(req);
+}
+
+void opForgetMulti(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; ++i)
+		context(req).filesystem.forget(forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+void opGetattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.getattr(ino);
+		if (failed(req, r))
+			return;
+		struct stat st = toStat(*r);
+		fuse_reply_attr(req, &st, timeoutOf(req));
+	});
+}
+
+void opSetattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int toSet, struct fuse_file_info *)
+{
+	guarded(req, [&] {
+		fs::SetAttrRequest change;
+		if (toSet & FUSE_SET_ATTR_MODE)
+			change.permissions = attr->st_mode & 07777;
+		if (toSet & FUSE_SET_ATTR_UID)
+			change.uid = attr->st_uid;
+		if (toSet & FUSE_SET_ATTR_GID)
+			change.gid = attr->st_gid;
+		if (toSet & FUSE_SET_ATTR_SIZE)
+			change.size = static_cast<std::uint64_t>(attr->st_size);
+		if (toSet & FUSE_SET_ATTR_ATIME_NOW)
+			change.atime = std::chrono::system_clock::now();
+		else if (toSet & FUSE_SET_ATTR_ATIME)
+			change.atime = fromTimespec(attr->st_atim);
+		if (toSet & FUSE_SET_ATTR_MTIME_NOW)
+			change.mtime = std::chrono::system_clock::now();
+		else if (toSet & FUSE_SET_ATTR_MTIME)
+			change.mtime = fromTimespec(attr->st_mtim);
+		auto r = context(req).filesystem.setattr(ino, change);
+		if (failed(req, r))
+			return;
+		struct stat st = toStat(*r);
+		fuse_reply_attr(req, &st, timeoutOf(req));
+	});
+}
+
+void opReadlink(fuse_req_t req, fuse_ino_t ino)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.readlink(ino);
+		if (!failed(req, r))
+			fuse_reply_readlink(req, r->c_str());
+	});
+}
+
+void opMkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.mkdir(parent, name, mode & 07777, callerOf(req));
+		if (!failed(req, r))
+			replyEntry(req, *r);
+	});
+}
+
+void opUnlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.unlink(parent, name);
+		fuse_reply_err(req, r.ok() ? 0 : r.error().code());
+	});
+}
+
+void opRmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.rmdir(parent, name);
+		fuse_reply_err(req, r.ok() ? 0 : r.error().code());
+	});
+}
+
+void opSymlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.symlink(target, parent, name, callerOf(req));
+		if (!failed(req, r))
+			replyEntry(req, *r);
+	});
+}
+
+void opLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char *)
+{
+	/* Objects cannot share a key: hard links are refused (docs/SEMANTICS.md). */
+	fuse_reply_err(req, EPERM);
+}
+
+void opOpendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.readdir(ino);
+		if (failed(req, r))
+			return;
+		auto handle = std::make_unique<DirHandle>();
+		handle->entries = std::move(*r);
+		fi->fh = reinterpret_cast<std::uint64_t>(handle.get());
+		if (fuse_reply_open(req, fi) == 0)
+			handle.release();
+	});
+}
+
+void opReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	guarded(req, [&] {
+		auto *handle = reinterpret_cast<DirHandle *>(fi->fh);
+		std::vector<char> buf(size);
+		std::size_t used = 0;
+		/* Offsets: 0 ".", 1 "..", then entry i at i + 2. */
+		for (off_t i = off; i < static_cast<off_t>(handle->entries.size()) + 2; ++i) {
+			struct stat st {};
+			const char *name;
+			if (i < 2) {
+				st.st_ino = ino;
+				st.st_mode = S_IFDIR;
+				name = i == 0 ? "." : "..";
+			} else {
+				const fs::Dirent &e = handle->entries[static_cast<std::size_t>(i - 2)];
+				st = toStat(e.attr);
+				name = e.name.c_str();
+			}
+			std::size_t n = fuse_add_direntry(req, buf.data() + used, size - used, name, &st, i + 1);
+			if (n > size - used)
+				break;
+			used += n;
+		}
+		fuse_reply_buf(req, buf.data(), used);
+	});
+}
+
+void opReleasedir(fuse_req_t req, fuse_ino_t, struct fuse_file_info *fi)
+{
+	delete reinterpret_cast<DirHandle *>(fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+void opStatfs(fuse_req_t req, fuse_ino_t)
+{
+	fs::StatFs s = context(req).filesystem.statfs();
+	struct statvfs st {};
+	st.f_bsize = s.blockSize;
+	st.f_frsize = s.blockSize;
+	st.f_blocks = s.blocks;
+	st.f_bfree = s.blocksFree;
+	st.f_bavail = s.blocksFree;
+	st.f_files = s.files;
+	st.f_ffree = s.filesFree;
+	st.f_favail = s.filesFree;
+	st.f_namemax = s.nameMax;
+	fuse_reply_statfs(req, &st);
+}
+
+} /* namespace */
+
+struct stat toStat(const fs::Attr &attr)
+{
+	struct stat st {};
+	st.st_ino = attr.ino;
+	st.st_mode = attr.attributes.mode();
+	st.st_nlink = attr.nlink;
+	st.st_uid = attr.attributes.uid;
+	st.st_gid = attr.attributes.gid;
+	st.st_size = static_cast<off_t>(attr.attributes.size);
+	st.st_blksize = 1 << 20;
+	st.st_blocks = static_cast<blkcnt_t>((attr.attributes.size + 511) / 512);
+	st.st_atim = toTimespec(attr.attributes.atime);
+	st.st_mtim = toTimespec(attr.attributes.mtime);
+	st.st_ctim = toTimespec(attr.attributes.ctime);
+	return st;
+}
+
+const struct fuse_lowlevel_ops &operations()
+{
+	static const struct fuse_lowlevel_ops ops = [] {
+		struct fuse_lowlevel_ops o {};
+		o.init = opInit;
+		o.lookup = opLookup;
+		o.forget = opForget;
+		o.forget_multi = opForgetMulti;
+		o.getattr = opGetattr;
+		o.setattr = opSetattr;
+		o.readlink = opReadlink;
+		o.mkdir = opMkdir;
+		o.unlink = opUnlink;
+		o.rmdir = opRmdir;
+		o.symlink = opSymlink;
+		o.link = opLink;
+		o.opendir = opOpendir;
+		o.readdir = opReaddir;
+		o.releasedir = opReleasedir;
+		o.statfs = opStatfs;
+		return o;
+	}();
+	return ops;
+}
+
+} /* namespace vfs::fuse */

@@ -1,0 +1,108 @@
+#!/bin/bash
+# vfsd on a real kernel mount against real S3 servers (run under with-servers.sh):
+# configuration errors and unreachable buckets fail before anything is mounted;
+# names, directories, symlinks and attributes are checked through the mount and
+# through boto3 (tests/servers/s3check.py); SIGTERM unmounts and exits 0.
+#   vfsd_namespace_test.sh VFSD_BINARY
+set -u
+VFSD=${1:?usage: vfsd_namespace_test.sh VFSD_BINARY}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/vfs-vfsd.XXXXXX")
+pid=""
+passed=0 failed=0
+check() {
+  if "${@:2}"; then passed=$((passed + 1)); echo "ok - $1"
+  else failed=$((failed + 1)); echo "not ok - $1"; fi
+}
+cleanup() {
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+  for m in "$work"/*/mnt; do grep -q " $m " /proc/mounts && umount -l "$m"; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+s3() { python3 "$HERE/servers/s3check.py" "$@"; }
+export -f s3
+export HERE
+
+for server in rgw s3rver; do
+  case $server in
+    rgw) endpoint=$RGW_ENDPOINT key=$RGW_ACCESS_KEY_ID secret=$RGW_SECRET_ACCESS_KEY ;;
+    s3rver) endpoint=$S3RVER_ENDPOINT key=$S3RVER_ACCESS_KEY_ID secret=$S3RVER_SECRET_ACCESS_KEY ;;
+  esac
+  export S3_ENDPOINT=$endpoint AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_DEFAULT_REGION=us-east-1
+  dir=$work/$server mnt=$work/$server/mnt
+  mkdir -p "$mnt"
+  bucket=vfsd-$server
+  s3 mb "$bucket" >/dev/null
+  printf 'hello\n' > "$dir/hello"
+  s3 put "$bucket" dir/hello.txt "$dir/hello" >/dev/null
+  s3 put "$bucket" deep/a/b/c.txt "$dir/hello" >/dev/null
+  conf=$dir/$bucket.conf
+  cat > "$conf" <<CONF
+# written by vfsd_namespace_test.sh
+endpoint = $endpoint
+path_style = true
+access_key_id = $key
+secret_access_key = $secret
+mountpoint = $mnt
+bus = none
+metadata_ttl_ms = 0
+CONF
+  chmod 600 "$conf"
+  mounted() { grep -q " $mnt fuse.vfs " /proc/mounts; }
+
+  # Refusals: one line, the right exit code, nothing mounted.
+  out=$("$VFSD" --config "$conf" --set memory_limit=12Q 2>&1); status=$?
+  check "$server: bad value: exit 2" test "$status" = 2
+  check "$server: bad value: one line naming file and key" \
+    test "$out" = "vfsd: $conf: memory_limit: '12Q' is not a size (use 512M, 2G, ...)"
+  chmod 644 "$conf"
+  out=$("$VFSD" --config "$conf" 2>&1); status=$?
+  chmod 600 "$conf"
+  check "$server: world-readable secret refused (exit 2)" test "$status" = 2
+  check "$server: ...without echoing the secret" bash -c "! grep -qF -- '$secret' <<<'$out'"
+  start=$SECONDS
+  out=$("$VFSD" --config "$conf" --set endpoint=http://127.0.0.1:9 2>&1); status=$?
+  check "$server: unreachable endpoint: exit 1" test "$status" = 1
+  check "$server: ...within 15 s" test $((SECONDS - start)) -lt 15
+  check "$server: ...with a clear message" grep -q "cannot reach bucket 'vfsd-$server'" <<<"$out"
+  check "$server: nothing mounted after refusals" bash -c "! grep -q ' $mnt ' /proc/mounts"
+  if [ "$server" = rgw ]; then
+    out=$("$VFSD" --config "$conf" --set secret_access_key=wrong-secret-000 2>&1); status=$?
+    check "rgw: wrong secret: exit 1, SignatureDoesNotMatch" \
+      bash -c "test $status = 1 && grep -q SignatureDoesNotMatch <<<'$out'"
+  fi
+
+  "$VFSD" --config "$conf" 2>>"$dir/vfsd.log" &
+  pid=$!
+  for _ in $(seq 100); do mounted && break; sleep 0.1; done
+  check "$server: mounted" mounted
+  check "$server: fsname vfs:bucket" grep -q "^vfs:$bucket $mnt fuse.vfs " /proc/mounts
+  check "$server: objects from boto3 listed" test "$(ls "$mnt/dir")" = hello.txt
+  check "$server: implicit directories" test -d "$mnt/deep/a/b"
+  check "$server: size from the object" test "$(stat -c %s "$mnt/dir/hello.txt")" = 6
+  check "$server: awscli-style object gets 0644" test "$(stat -c %a "$mnt/dir/hello.txt")" = 644
+  check "$server: mkdir" mkdir "$mnt/made"
+  check "$server: ...writes an s3fs marker (mode 040755)" bash -c "s3 head $bucket made/ | grep -q '\"mode\": \"16877\"'"
+  check "$server: chmod on a directory" chmod 700 "$mnt/made"
+  check "$server: ...stored (mode 040700)" bash -c "s3 head $bucket made/ | grep -q '\"mode\": \"16832\"'"
+  check "$server: ...and shown" test "$(stat -c %a "$mnt/made")" = 700
+  check "$server: symlink" ln -s ../dir/hello.txt "$mnt/made/link"
+  check "$server: ...readlink" test "$(readlink "$mnt/made/link")" = ../dir/hello.txt
+  check "$server: ...stored as s3fs does (body = target)" bash -c "s3 get $bucket made/link /dev/stdout | grep -qx '../dir/hello.txt'"
+  check "$server: ...type survives a listing" bash -c "ls -l '$mnt/made' >/dev/null && test -L '$mnt/made/link'"
+  check "$server: rmdir of a non-empty directory fails" bash -c "! rmdir '$mnt/made' 2>&1 | grep -q . || rmdir '$mnt/made' 2>&1 | grep -q 'not empty'"
+  check "$server: hard links refused with EPERM" bash -c "ln '$mnt/dir/hello.txt' '$mnt/hard' 2>&1 | grep -q 'not permitted'"
+  check "$server: unlink" rm "$mnt/made/link"
+  check "$server: ...gone from the bucket" bash -c "! s3 head $bucket made/link >/dev/null 2>&1"
+  check "$server: rmdir" rmdir "$mnt/made"
+  check "$server: ...marker gone" bash -c "! s3 head $bucket made/ >/dev/null 2>&1"
+  check "$server: a key written behind our back shows up" bash -c "s3 put $bucket late.txt '$dir/hello' >/dev/null && test -f '$mnt/late.txt'"
+  kill -TERM "$pid"; wait "$pid"; status=$?; pid=""
+  check "$server: SIGTERM: exit 0" test "$status" = 0
+  check "$server: SIGTERM: unmounted" bash -c "! grep -q ' $mnt ' /proc/mounts"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
