@@ -507,6 +507,7 @@ TEST_F(FileDataTest, RandomizedAgainstModel)
 	Bytes model;
 	constexpr std::uint64_t kMaxSize = 400 * KiB;
 	unsigned flushes = 0;
+	FlushStats total;
 
 	for (int op = 0; op < 2500; ++op) {
 		SCOPED_TRACE("op " + std::to_string(op));
@@ -518,7 +519,8 @@ TEST_F(FileDataTest, RandomizedAgainstModel)
 			ASSERT_TRUE(file->write(off, data).ok());
 			modelWrite(model, off, data);
 		} else if (kind < 60) {
-			std::uint64_t size = rng() % kMaxSize;
+			/* Often small, so the file keeps crossing the PUT/multipart line. */
+			std::uint64_t size = rng() % (rng() % 2 ? kMaxSize : 60 * KiB);
 			ASSERT_TRUE(file->truncate(size).ok());
 			model.resize(size);
 		} else if (kind < 92) {
@@ -544,6 +546,12 @@ TEST_F(FileDataTest, RandomizedAgainstModel)
 			auto f = file->flush({});
 			ASSERT_TRUE(f.ok()) << f.error().toString();
 			flushes++;
+			total.puts += f->puts;
+			total.createUploads += f->createUploads;
+			total.uploadPartCopies += f->uploadPartCopies;
+			total.copyFallbacks += f->copyFallbacks;
+			total.bytesFromMemory += f->bytesFromMemory;
+			total.bytesFetched += f->bytesFetched;
 			ASSERT_EQ(store_.contents("rnd"), model);
 			ASSERT_EQ(store_.uploadsInProgress(), 0u);
 			ASSERT_EQ(pool_->metrics().dirtyBytes, 0u);
@@ -558,4 +566,11 @@ TEST_F(FileDataTest, RandomizedAgainstModel)
 	ASSERT_TRUE(file->flush({}).ok());
 	EXPECT_EQ(store_.contents("rnd"), model);
 	EXPECT_GT(flushes, 50u);
+	/* The run went through every path of the planner. */
+	EXPECT_GT(total.puts, 0u);
+	EXPECT_GT(total.createUploads, 0u);
+	EXPECT_GT(total.uploadPartCopies, 0u);
+	EXPECT_GT(total.copyFallbacks, 0u);
+	EXPECT_GT(total.bytesFromMemory, 0u);
+	EXPECT_GT(total.bytesFetched, 0u);
 }
