@@ -1,0 +1,609 @@
+// FileData: an open regular file's bytes: writes into the pool, merged reads, and the flush planner.
+#include "fs/file_data.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <thread>
+
+namespace vfs::fs {
+
+namespace {
+
+constexpr std::uint64_t kMiB = std::uint64_t(1) << 20;
+
+/* A run of valid dirty bytes [start, end) (absolute offsets) inside one chunk. */
+struct DirtySpan {
+	std::uint64_t start;
+	std::uint64_t end;
+	pool::ChunkIndex chunk;
+};
+
+/* Reads [offset, offset + out.size()) of @key, which must lie inside the object. */
+Result<void> getFully(ObjectStore &store, const std::string &key, std::uint64_t offset,
+		      std::span<std::byte> out, const std::string &etag)
+{
+	std::size_t done = 0;
+	while (done < out.size()) {
+		auto r = store.get(key, offset + done, out.subspan(done), etag);
+		if (!r)
+			return r.error();
+		if (r->bytes == 0)
+			return Error(ESTALE, "object shorter than its known size");
+		done += r->bytes;
+	}
+	return {};
+}
+
+} /* namespace */
+
+void RangeSet::add(std::uint64_t start, std::uint64_t end)
+{
+	if (start >= end)
+		return;
+	auto it = ranges_.upper_bound(start);
+	if (it != ranges_.begin()) {
+		auto prev = std::prev(it);
+		if (prev->second >= start)
+			it = prev;
+	}
+	/* Swallow every range that overlaps or touches [start, end). */
+	while (it != ranges_.end() && it->first <= end) {
+		start = std::min(start, it->first);
+		end = std::max(end, it->second);
+		it = ranges_.erase(it);
+	}
+	ranges_.emplace(start, end);
+}
+
+void RangeSet::clip(std::uint64_t limit)
+{
+	auto it = ranges_.lower_bound(limit);
+	ranges_.erase(it, ranges_.end());
+	if (!ranges_.empty()) {
+		auto last = std::prev(ranges_.end());
+		if (last->second > limit)
+			last->second = limit;
+	}
+}
+
+bool RangeSet::covers(std::uint64_t start, std::uint64_t end) const
+{
+	if (start >= end)
+		return true;
+	auto it = ranges_.upper_bound(start);
+	if (it == ranges_.begin())
+		return false;
+	--it;
+	return it->first <= start && it->second >= end;
+}
+
+std::vector<std::pair<std::uint64_t, std::uint64_t>> RangeSet::overlapping(std::uint64_t start,
+									   std::uint64_t end) const
+{
+	std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+	if (start >= end)
+		return out;
+	auto it = ranges_.upper_bound(start);
+	if (it != ranges_.begin())
+		--it;
+	for (; it != ranges_.end() && it->first < end; ++it) {
+		std::uint64_t s = std::max(start, it->first);
+		std::uint64_t e = std::min(end, it->second);
+		if (s < e)
+			out.emplace_back(s, e);
+	}
+	return out;
+}
+
+FileData::FileData(pool::BlockPool &pool, ObjectStore &store, pool::InodeId inode, std::string key,
+		   std::optional<BaseObject> base, FileDataConfig config)
+	: pool_(pool), store_(store), inode_(inode), key_(std::move(key)), config_(std::move(config)),
+	  chunkSize_(pool.config().chunkSize), capabilities_(config_.capabilities),
+	  base_(std::move(base))
+{
+	if (!capabilities_)
+		capabilities_ = std::make_shared<StoreCapabilities>();
+	size_ = base_ ? base_->size : 0;
+	baseLimit_ = size_;
+	/* A new file exists in S3 only once flushed, even when empty. */
+	sizeChanged_ = !base_;
+}
+
+FileData::~FileData()
+{
+	dropDirty();
+}
+
+Result<void> FileData::ensureChunk(pool::ChunkIndex chunk)
+{
+	if (valid_.contains(chunk))
+		return {};
+	auto r = pool_.insertDirty(inode_, chunk, {});
+	if (!r && r.error().code() != EEXIST)
+		return r.error();
+	valid_.emplace(chunk, RangeSet());
+	return {};
+}
+
+Result<void> FileData::write(std::uint64_t offset, std::span<const std::byte> bytes)
+{
+	if (bytes.empty())
+		return {};
+	if (offset > std::numeric_limits<std::uint64_t>::max() - bytes.size() ||
+	    (offset + bytes.size() - 1) / chunkSize_ > std::numeric_limits<pool::ChunkIndex>::max())
+		return Error(EFBIG, "write past the largest file size");
+
+	std::shared_lock op(opMutex_);
+	std::uint64_t pos = offset;
+	while (!bytes.empty()) {
+		auto chunk = static_cast<pool::ChunkIndex>(pos / chunkSize_);
+		std::uint64_t rel = pos % chunkSize_;
+		std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), chunkSize_ - rel));
+		{
+			std::lock_guard state(stateMutex_);
+			auto r = ensureChunk(chunk);
+			if (!r)
+				return r;
+		}
+		auto piece = bytes.first(n);
+		auto written = pool_.modifyDirtyInPlace(inode_, chunk, [&](pool::ChunkBuffer &buffer) {
+			return buffer.write(static_cast<std::size_t>(rel), piece);
+		});
+		if (!written)
+			return written.error();
+		/* Published after the bytes are in place: a reader that sees the range sees them. */
+		{
+			std::lock_guard state(stateMutex_);
+			valid_[chunk].add(rel, rel + n);
+			size_ = std::max(size_, pos + n);
+		}
+		pos += n;
+		bytes = bytes.subspan(n);
+	}
+	return {};
+}
+
+Result<std::size_t> FileData::read(std::uint64_t offset, std::span<std::byte> into)
+{
+	std::shared_lock op(opMutex_);
+	std::uint64_t size;
+	{
+		std::lock_guard state(stateMutex_);
+		size = size_;
+	}
+	if (offset >= size || into.empty())
+		return std::size_t(0);
+	auto n = static_cast<std::size_t>(std::min<std::uint64_t>(into.size(), size - offset));
+	auto r = readRange(offset, into.first(n));
+	if (!r)
+		return r.error();
+	return n;
+}
+
+static std::vector<DirtySpan> collectDirty(const std::map<pool::ChunkIndex, RangeSet> &valid,
+					   std::uint64_t chunkSize, std::uint64_t start, std::uint64_t end)
+{
+	std::vector<DirtySpan> spans;
+	for (auto it = valid.lower_bound(static_cast<pool::ChunkIndex>(start / chunkSize));
+	     it != valid.end() && it->first * chunkSize < end; ++it) {
+		std::uint64_t base = it->first * chunkSize;
+		std::uint64_t s = std::max(start, base) - base;
+		std::uint64_t e = std::min(end, base + chunkSize) - base;
+		for (auto [rs, re] : it->second.overlapping(s, e))
+			spans.push_back({ base + rs, base + re, it->first });
+	}
+	return spans;
+}
+
+Result<void> FileData::overlayDirty(std::uint64_t offset, std::span<std::byte> out) const
+{
+	std::vector<DirtySpan> spans;
+	{
+		std::lock_guard state(stateMutex_);
+		spans = collectDirty(valid_, chunkSize_, offset, offset + out.size());
+	}
+	for (const DirtySpan &span : spans) {
+		auto handle = pool_.getDirty(inode_, span.chunk);
+		if (!handle)
+			return Error(EIO, "dirty block missing from the pool");
+		std::uint64_t rel = span.start - std::uint64_t(span.chunk) * chunkSize_;
+		std::byte *dest = out.data() + (span.start - offset);
+		std::size_t len = static_cast<std::size_t>(span.end - span.start);
+		handle->withData([&](std::span<const std::byte> data) {
+			/* Valid ranges never pass the buffer's end; be safe anyway: the rest stays zero. */
+			if (rel >= data.size())
+				return;
+			std::memcpy(dest, data.data() + rel, std::min<std::size_t>(len, data.size() - rel));
+		});
+	}
+	return {};
+}
+
+Result<void> FileData::readBase(std::uint64_t offset, std::span<std::byte> out)
+{
+	const std::uint64_t blockSize = config_.blockSize;
+	const std::uint64_t end = offset + out.size();
+	for (std::uint64_t block = offset / blockSize; block * blockSize < end; ++block) {
+		std::uint64_t blockStart = block * blockSize;
+		auto ck = pool::ContentKey::forObjectBlock(config_.bucket, key_, base_->etag, block);
+		std::optional<pool::BlockHandle> cached = pool_.getClean(ck);
+		std::vector<std::byte> local;
+		std::span<const std::byte> data;
+		if (cached) {
+			data = cached->data();
+		} else {
+			/* The whole aligned block, so neighbouring reads hit the cache. */
+			local.resize(static_cast<std::size_t>(std::min(blockSize, base_->size - blockStart)));
+			auto r = getFully(store_, key_, blockStart, local, base_->etag);
+			if (!r)
+				return r;
+			auto inserted = pool_.insertClean(ck, local);
+			if (inserted) {
+				cached = std::move(*inserted);
+				data = cached->data();
+			} else {
+				/* The pool is full of dirty data: serve this read uncached. */
+				data = local;
+			}
+		}
+		std::uint64_t s = std::max(offset, blockStart);
+		std::uint64_t e = std::min(end, blockStart + data.size());
+		if (s < e)
+			std::memcpy(out.data() + (s - offset), data.data() + (s - blockStart),
+				    static_cast<std::size_t>(e - s));
+	}
+	return {};
+}
+
+Result<void> FileData::readRange(std::uint64_t offset, std::span<std::byte> out)
+{
+	std::fill(out.begin(), out.end(), std::byte{ 0 });
+	const std::uint64_t end = offset + out.size();
+	std::vector<DirtySpan> spans;
+	{
+		std::lock_guard state(stateMutex_);
+		spans = collectDirty(valid_, chunkSize_, offset, end);
+	}
+	/* Base bytes for the gaps between dirty spans, below the base limit. */
+	const std::uint64_t limit = std::min(end, baseLimit_);
+	std::uint64_t pos = offset;
+	auto fillGap = [&](std::uint64_t gapEnd) -> Result<void> {
+		std::uint64_t e = std::min(gapEnd, limit);
+		if (pos < e)
+			return readBase(pos, out.subspan(static_cast<std::size_t>(pos - offset),
+							 static_cast<std::size_t>(e - pos)));
+		return {};
+	};
+	for (const DirtySpan &span : spans) {
+		auto r = fillGap(span.start);
+		if (!r)
+			return r;
+		pos = span.end;
+	}
+	auto r = fillGap(end);
+	if (!r)
+		return r;
+	return overlayDirty(offset, out);
+}
+
+Result<void> FileData::truncate(std::uint64_t size)
+{
+	std::unique_lock op(opMutex_);
+	std::lock_guard state(stateMutex_);
+	if (size == size_)
+		return {};
+	if (size < size_) {
+		for (auto it = valid_.begin(); it != valid_.end();) {
+			std::uint64_t chunkStart = std::uint64_t(it->first) * chunkSize_;
+			if (chunkStart >= size) {
+				pool_.removeDirty(inode_, it->first);
+				it = valid_.erase(it);
+				continue;
+			}
+			if (chunkStart + chunkSize_ > size) {
+				auto rel = static_cast<std::size_t>(size - chunkStart);
+				it->second.clip(rel);
+				auto r = pool_.modifyDirtyInPlace(inode_, it->first, [&](pool::ChunkBuffer &buffer) {
+					if (buffer.size() > rel)
+						return buffer.resize(rel);
+					return Result<void>();
+				});
+				if (!r)
+					return r.error();
+			}
+			++it;
+		}
+		/* The base's bytes past here are gone, even if the file grows again. */
+		baseLimit_ = std::min(baseLimit_, size);
+	}
+	size_ = size;
+	sizeChanged_ = true;
+	return {};
+}
+
+bool FileData::anyDirty(std::uint64_t start, std::uint64_t end) const
+{
+	std::lock_guard state(stateMutex_);
+	return !collectDirty(valid_, chunkSize_, start, end).empty();
+}
+
+bool FileData::dirtyContiguous(std::uint64_t start, std::uint64_t end) const
+{
+	if (start >= end)
+		return false;
+	auto chunk = start / chunkSize_;
+	if ((end - 1) / chunkSize_ != chunk)
+		return false;
+	std::lock_guard state(stateMutex_);
+	auto it = valid_.find(static_cast<pool::ChunkIndex>(chunk));
+	if (it == valid_.end())
+		return false;
+	std::uint64_t base = chunk * chunkSize_;
+	return it->second.covers(start - base, end - base);
+}
+
+Result<void> FileData::assemble(std::uint64_t start, std::span<std::byte> out, FlushStats &stats)
+{
+	const std::uint64_t end = start + out.size();
+	std::vector<DirtySpan> spans;
+	{
+		std::lock_guard state(stateMutex_);
+		spans = collectDirty(valid_, chunkSize_, start, end);
+	}
+	/* One GET from the first missing base byte to the last: the dirty bytes between are overlaid after. */
+	const std::uint64_t limit = std::min(end, baseLimit_);
+	std::uint64_t gapStart = 0, gapEnd = 0;
+	std::uint64_t pos = start;
+	auto noteGap = [&](std::uint64_t until) {
+		std::uint64_t e = std::min(until, limit);
+		if (pos >= e)
+			return;
+		if (gapStart == gapEnd)
+			gapStart = pos;
+		gapEnd = e;
+	};
+	for (const DirtySpan &span : spans) {
+		noteGap(span.start);
+		pos = span.end;
+	}
+	noteGap(end);
+	if (gapStart < gapEnd) {
+		stats.gets++;
+		auto r = getFully(store_, key_, gapStart,
+				  out.subspan(static_cast<std::size_t>(gapStart - start),
+					      static_cast<std::size_t>(gapEnd - gapStart)),
+				  base_->etag);
+		if (!r)
+			return r;
+		stats.bytesFetched += gapEnd - gapStart;
+	}
+	return overlayDirty(start, out);
+}
+
+Result<std::string> FileData::uploadOne(const std::string &uploadId, const Part &part, FlushStats &stats)
+{
+	const std::uint64_t length = part.end - part.start;
+	if (base_ && part.end <= baseLimit_ && capabilities_->uploadPartCopy.load() &&
+	    !anyDirty(part.start, part.end)) {
+		stats.uploadPartCopies++;
+		auto r = store_.uploadPartCopy(key_, uploadId, part.number, key_, part.start, length, base_->etag);
+		if (r) {
+			stats.bytesCopied += length;
+			return r;
+		}
+		if (r.error().code() != EOPNOTSUPP)
+			return r.error();
+		/* The server lacks it (s3rver): remember for every file, send the bytes instead. */
+		capabilities_->uploadPartCopy.store(false);
+		stats.copyFallbacks++;
+	}
+
+	if (dirtyContiguous(part.start, part.end)) {
+		auto chunk = static_cast<pool::ChunkIndex>(part.start / chunkSize_);
+		auto handle = pool_.getDirty(inode_, chunk);
+		if (handle) {
+			auto rel = static_cast<std::size_t>(part.start - std::uint64_t(chunk) * chunkSize_);
+			auto len = static_cast<std::size_t>(length);
+			/* Straight from pool memory under the block's read lock: no copy. */
+			auto r = handle->withData([&](std::span<const std::byte> data) -> Result<std::string> {
+				if (data.size() < rel + len)
+					return Error(EIO, "dirty block shorter than its valid range");
+				return store_.uploadPart(key_, uploadId, part.number, data.subspan(rel, len));
+			});
+			stats.uploadParts++;
+			if (r) {
+				stats.bytesUploaded += length;
+				stats.bytesFromMemory += length;
+			}
+			return r;
+		}
+	}
+
+	std::vector<std::byte> buffer(static_cast<std::size_t>(length));
+	auto assembled = assemble(part.start, buffer, stats);
+	if (!assembled)
+		return assembled.error();
+	stats.uploadParts++;
+	auto r = store_.uploadPart(key_, uploadId, part.number, buffer);
+	if (r)
+		stats.bytesUploaded += length;
+	return r;
+}
+
+static void addStats(FlushStats &to, const FlushStats &from)
+{
+	to.puts += from.puts;
+	to.createUploads += from.createUploads;
+	to.uploadParts += from.uploadParts;
+	to.uploadPartCopies += from.uploadPartCopies;
+	to.completeUploads += from.completeUploads;
+	to.gets += from.gets;
+	to.copyFallbacks += from.copyFallbacks;
+	to.bytesUploaded += from.bytesUploaded;
+	to.bytesFromMemory += from.bytesFromMemory;
+	to.bytesCopied += from.bytesCopied;
+	to.bytesFetched += from.bytesFetched;
+}
+
+Result<std::string> FileData::flushMultipart(const Metadata &metadata, std::uint64_t partSize,
+					     FlushStats &stats)
+{
+	std::vector<Part> parts;
+	for (std::uint64_t start = 0; start < size_; start += partSize)
+		parts.push_back({ static_cast<unsigned>(parts.size() + 1), start, std::min(size_, start + partSize) });
+
+	PutOptions options;
+	options.metadata = metadata;
+	stats.createUploads++;
+	auto upload = store_.createUpload(key_, options);
+	if (!upload)
+		return upload.error();
+	const std::string uploadId = *upload;
+
+	std::vector<UploadedPart> uploaded(parts.size());
+	std::atomic<std::size_t> next{ 0 };
+	std::atomic<bool> failed{ false };
+	std::mutex resultMutex;
+	std::optional<Error> firstError;
+
+	auto worker = [&]() {
+		while (!failed.load()) {
+			std::size_t i = next.fetch_add(1);
+			if (i >= parts.size())
+				return;
+			FlushStats local;
+			auto r = uploadOne(uploadId, parts[i], local);
+			std::lock_guard lock(resultMutex);
+			addStats(stats, local);
+			if (!r) {
+				if (!firstError)
+					firstError = r.error();
+				failed.store(true);
+				return;
+			}
+			uploaded[i] = { parts[i].number, *r };
+		}
+	};
+
+	std::size_t threads = std::clamp<std::size_t>(config_.uploadThreads, 1, parts.size());
+	std::vector<std::thread> workers;
+	for (std::size_t t = 1; t < threads; ++t)
+		workers.emplace_back(worker);
+	worker();
+	for (std::thread &t : workers)
+		t.join();
+
+	if (!firstError) {
+		stats.completeUploads++;
+		auto etag = store_.completeUpload(key_, uploadId, uploaded);
+		if (etag)
+			return etag;
+		firstError = etag.error();
+	}
+	/* Best effort: a failed abort leaves an upload for the bucket's lifecycle rules. */
+	(void)store_.abortUpload(key_, uploadId);
+	return *firstError;
+}
+
+Result<FlushStats> FileData::flush(const Metadata &metadata)
+{
+	std::unique_lock op(opMutex_);
+	FlushStats stats;
+	if (!dirty()) {
+		/* Blocks a failed write left empty. */
+		std::lock_guard state(stateMutex_);
+		dropDirty();
+		return stats;
+	}
+	stats.uploaded = true;
+
+	std::uint64_t partSize = std::clamp(config_.partSize, config_.minPartSize, kMaxPartSize);
+	if ((size_ + partSize - 1) / partSize > kMaxParts) {
+		/* Fewer, larger parts, rounded to whole MiB. */
+		partSize = (size_ + kMaxParts - 1) / kMaxParts;
+		partSize = (partSize + kMiB - 1) / kMiB * kMiB;
+	}
+
+	Result<std::string> etag = Error(EIO, "not uploaded");
+	if (size_ < partSize) {
+		PutOptions options;
+		options.metadata = metadata;
+		stats.puts++;
+		if (size_ > 0 && dirtyContiguous(0, size_)) {
+			auto handle = pool_.getDirty(inode_, 0);
+			if (handle) {
+				auto len = static_cast<std::size_t>(size_);
+				etag = handle->withData([&](std::span<const std::byte> data) -> Result<std::string> {
+					if (data.size() < len)
+						return Error(EIO, "dirty block shorter than its valid range");
+					return store_.put(key_, data.first(len), options);
+				});
+				if (etag) {
+					stats.bytesUploaded += size_;
+					stats.bytesFromMemory += size_;
+				}
+			}
+		} else {
+			/* Small: assemble the whole file once. */
+			std::vector<std::byte> body(static_cast<std::size_t>(size_));
+			auto assembled = assemble(0, body, stats);
+			if (!assembled)
+				return assembled.error();
+			etag = store_.put(key_, body, options);
+			if (etag)
+				stats.bytesUploaded += size_;
+		}
+	} else {
+		etag = flushMultipart(metadata, partSize, stats);
+	}
+	if (!etag)
+		return etag.error();
+
+	/* S3 holds every byte now: the dirty blocks go, reads use clean blocks of the new ETag. */
+	std::lock_guard state(stateMutex_);
+	dropDirty();
+	base_ = BaseObject{ size_, *etag };
+	baseLimit_ = size_;
+	sizeChanged_ = false;
+	return stats;
+}
+
+void FileData::dropDirty()
+{
+	for (pool::ChunkIndex chunk : pool_.dirtyChunks(inode_))
+		pool_.removeDirty(inode_, chunk);
+	valid_.clear();
+}
+
+void FileData::discard()
+{
+	std::unique_lock op(opMutex_);
+	std::lock_guard state(stateMutex_);
+	dropDirty();
+	size_ = base_ ? base_->size : 0;
+	baseLimit_ = size_;
+	sizeChanged_ = !base_;
+}
+
+std::uint64_t FileData::size() const
+{
+	std::lock_guard state(stateMutex_);
+	return size_;
+}
+
+bool FileData::dirty() const
+{
+	std::lock_guard state(stateMutex_);
+	if (sizeChanged_)
+		return true;
+	return std::any_of(valid_.begin(), valid_.end(), [](const auto &entry) { return !entry.second.empty(); });
+}
+
+std::optional<BaseObject> FileData::base() const
+{
+	std::lock_guard state(stateMutex_);
+	return base_;
+}
+
+} /* namespace vfs::fs */

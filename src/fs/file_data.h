@@ -1,0 +1,191 @@
+// FileData: an open regular file's bytes: writes into the pool, merged reads, and the flush planner.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "common/rw_lock.h"
+#include "fs/object_store.h"
+#include "pool/block_pool.h"
+
+namespace vfs::fs {
+
+/* A set of byte ranges [start, end); adjacent and overlapping ranges merge. */
+class RangeSet
+{
+public:
+	void add(std::uint64_t start, std::uint64_t end);
+	/* Drops every byte at or past @limit. */
+	void clip(std::uint64_t limit);
+	/* Whether every byte of [start, end) is in the set. */
+	bool covers(std::uint64_t start, std::uint64_t end) const;
+	/* The parts of the set inside [start, end), in order. */
+	std::vector<std::pair<std::uint64_t, std::uint64_t>> overlapping(std::uint64_t start,
+									std::uint64_t end) const;
+	bool empty() const { return ranges_.empty(); }
+	std::size_t count() const { return ranges_.size(); }
+
+private:
+	std::map<std::uint64_t, std::uint64_t> ranges_; /* start -> end, disjoint, not adjacent */
+};
+
+/* What the server can do, learnt once for every file of a store. */
+struct StoreCapabilities {
+	/* Cleared the first time UploadPartCopy answers EOPNOTSUPP (s3rver). */
+	std::atomic<bool> uploadPartCopy{ true };
+};
+
+/* The object a file's contents are based on: what S3 held when we last looked or flushed. */
+struct BaseObject {
+	std::uint64_t size = 0;
+	std::string etag;
+};
+
+struct FileDataConfig {
+	/* Part of the clean blocks' content identity. */
+	std::string bucket;
+	/* Aligned ranged GETs of the read path, cached as clean blocks. */
+	std::uint64_t blockSize = std::uint64_t(4) << 20;
+	/* Multipart part size; smaller files are one PUT. Raised to minPartSize and to fit kMaxParts. */
+	std::uint64_t partSize = std::uint64_t(8) << 20;
+	/* S3's minimum part; only tests against a fake store lower it. */
+	std::uint64_t minPartSize = kMinPartSize;
+	/* Parts in flight at once. */
+	unsigned uploadThreads = 4;
+	/* Shared by the files of one store; FileData makes its own if null. */
+	std::shared_ptr<StoreCapabilities> capabilities;
+};
+
+/* What one flush did. Request counts include failed attempts that were then handled (a copy fallback). */
+struct FlushStats {
+	unsigned puts = 0;
+	unsigned createUploads = 0;
+	unsigned uploadParts = 0;
+	unsigned uploadPartCopies = 0;
+	unsigned completeUploads = 0;
+	unsigned gets = 0;
+	/* Parts whose UploadPartCopy was refused and were uploaded as bytes instead. */
+	unsigned copyFallbacks = 0;
+	/* Every body byte sent by PUT and UploadPart. */
+	std::uint64_t bytesUploaded = 0;
+	/* Of those, bytes sent straight from pool memory (no assembling copy). */
+	std::uint64_t bytesFromMemory = 0;
+	/* Bytes made server-side by UploadPartCopy. */
+	std::uint64_t bytesCopied = 0;
+	/* Base bytes fetched by GET to assemble a PUT or a part. */
+	std::uint64_t bytesFetched = 0;
+	/* False when there was nothing to flush (no request at all). */
+	bool uploaded = false;
+};
+
+/*
+ * The data of one open regular file (one per inode). Dirty bytes live only
+ * in the pool, one dirty block per (inode, chunk); FileData keeps which
+ * bytes of each chunk are valid. A byte at position p < size() is:
+ *  - in a valid range of its chunk: the dirty block's byte;
+ *  - else below baseLimit (the base object's size, lowered by a truncate
+ *    since the last flush): the base object's byte, fetched by ranged GET
+ *    with If-Match (ESTALE if the object changed) in aligned blocks cached
+ *    as clean pool blocks;
+ *  - else zero (a hole).
+ *
+ * Thread-safe: reads and writes run in parallel (writes to one chunk are
+ * serialised by its block's lock); truncate() and flush() run alone.
+ * Destroying a FileData discards its dirty blocks: flush first.
+ *
+ * Future work: readahead beyond whole aligned blocks, staging to disk.
+ */
+class FileData
+{
+public:
+	FileData(pool::BlockPool &pool, ObjectStore &store, pool::InodeId inode, std::string key,
+		 std::optional<BaseObject> base, FileDataConfig config);
+	~FileData();
+
+	FileData(const FileData &) = delete;
+	FileData &operator=(const FileData &) = delete;
+
+	/* Writes @bytes at @offset, O(bytes.size()); ENOBUFS when the pool is full of dirty data. */
+	Result<void> write(std::uint64_t offset, std::span<const std::byte> bytes);
+
+	/* Reads up to into.size() bytes at @offset; 0 at or past the end. */
+	Result<std::size_t> read(std::uint64_t offset, std::span<std::byte> into);
+
+	/* Sets the size: shrinking drops the data past it for good, extending adds zeros. */
+	Result<void> truncate(std::uint64_t size);
+
+	/*
+	 * Makes the object hold exactly the file's contents, with @metadata as
+	 * its user metadata; nothing is sent if nothing changed. On success the
+	 * new object becomes the base and the dirty blocks are released; on
+	 * failure the error is the store's and every dirty byte is kept.
+	 */
+	Result<FlushStats> flush(const Metadata &metadata);
+
+	/* Drops every change since the last flush (e.g. the file was unlinked). */
+	void discard();
+
+	std::uint64_t size() const;
+	/* Whether flush() would send anything. */
+	bool dirty() const;
+	std::optional<BaseObject> base() const;
+	const std::string &key() const { return key_; }
+	pool::InodeId inode() const { return inode_; }
+
+private:
+	struct Part {
+		unsigned number;
+		std::uint64_t start;
+		std::uint64_t end;
+	};
+
+	std::uint64_t chunkSize() const { return chunkSize_; }
+	/* The pool's dirty block for @chunk, created empty if missing. Needs stateMutex_. */
+	Result<void> ensureChunk(pool::ChunkIndex chunk);
+	/* Fills @out with the contents at @offset (inside size()); base bytes through clean blocks. */
+	Result<void> readRange(std::uint64_t offset, std::span<std::byte> out);
+	/* Copies the base object's bytes [offset, offset + out.size()) through clean blocks. */
+	Result<void> readBase(std::uint64_t offset, std::span<std::byte> out);
+	/* Copies the valid dirty bytes of [offset, offset + out.size()) over @out. */
+	Result<void> overlayDirty(std::uint64_t offset, std::span<std::byte> out) const;
+	/* Whether [start, end) is all valid and inside one chunk (so a span of pool memory). */
+	bool dirtyContiguous(std::uint64_t start, std::uint64_t end) const;
+	bool anyDirty(std::uint64_t start, std::uint64_t end) const;
+	/* The flush's view of [start, end) assembled in @out (zeroed by the caller), missing base bytes by GET. */
+	Result<void> assemble(std::uint64_t start, std::span<std::byte> out, FlushStats &stats);
+	Result<std::string> uploadOne(const std::string &uploadId, const Part &part, FlushStats &stats);
+	Result<std::string> flushMultipart(const Metadata &metadata, std::uint64_t partSize,
+					   FlushStats &stats);
+	void dropDirty();
+
+	pool::BlockPool &pool_;
+	ObjectStore &store_;
+	const pool::InodeId inode_;
+	const std::string key_;
+	const FileDataConfig config_;
+	const std::uint64_t chunkSize_;
+	std::shared_ptr<StoreCapabilities> capabilities_;
+
+	/* Shared by read() and write(), exclusive for truncate(), flush(), discard(). */
+	mutable RwLock opMutex_;
+	/* Guards the fields below; held briefly, never across a request. */
+	mutable std::mutex stateMutex_;
+	std::optional<BaseObject> base_;
+	std::uint64_t size_ = 0;
+	std::uint64_t baseLimit_ = 0;
+	/* A truncate or a new file: flush even without dirty bytes. */
+	bool sizeChanged_ = false;
+	std::map<pool::ChunkIndex, RangeSet> valid_; /* chunk-relative ranges */
+};
+
+} /* namespace vfs::fs */

@@ -1,0 +1,576 @@
+// FileData: writes into the pool, merged reads, truncate, and the flush planner against the fake store.
+#include "fs/file_data.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <iostream>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "fs/fake_object_store.h"
+
+using namespace vfs;
+using namespace vfs::fs;
+using Op = FakeObjectStore::Op;
+using Bytes = std::vector<std::byte>;
+
+namespace {
+
+constexpr std::uint64_t KiB = 1 << 10;
+constexpr std::uint64_t MiB = 1 << 20;
+
+Bytes pattern(std::size_t n, std::uint32_t seed)
+{
+	Bytes out(n);
+	std::uint32_t x = seed * 2654435761u + 12345;
+	for (std::size_t i = 0; i < n; ++i) {
+		x = x * 1103515245u + 12345;
+		out[i] = std::byte(x >> 24);
+	}
+	return out;
+}
+
+Bytes readAll(FileData &file)
+{
+	Bytes out(static_cast<std::size_t>(file.size()));
+	auto n = file.read(0, out);
+	EXPECT_TRUE(n.ok()) << (n.ok() ? "" : n.error().toString());
+	if (n.ok()) {
+		EXPECT_EQ(*n, out.size());
+	}
+	return out;
+}
+
+/* Applies a write to the reference model. */
+void modelWrite(Bytes &model, std::uint64_t offset, const Bytes &data)
+{
+	if (model.size() < offset + data.size())
+		model.resize(offset + data.size());
+	std::copy(data.begin(), data.end(), model.begin() + static_cast<std::ptrdiff_t>(offset));
+}
+
+class FileDataTest : public ::testing::Test
+{
+protected:
+	void makePool(std::size_t chunkSize, std::size_t limit = 512 * MiB)
+	{
+		pool_ = std::make_unique<pool::BlockPool>(pool::PoolConfig{ chunkSize, limit });
+	}
+
+	FileDataConfig config(std::uint64_t blockSize, std::uint64_t partSize, std::uint64_t minPart = kMinPartSize)
+	{
+		FileDataConfig c;
+		c.bucket = "bucket";
+		c.blockSize = blockSize;
+		c.partSize = partSize;
+		c.minPartSize = minPart;
+		c.capabilities = caps_;
+		return c;
+	}
+
+	/* Stores @data as @key and returns a FileData based on it. */
+	std::unique_ptr<FileData> open(const std::string &key, const FileDataConfig &c, pool::InodeId inode = 1)
+	{
+		std::optional<BaseObject> base;
+		if (auto head = store_.object(key))
+			base = BaseObject{ head->size, head->etag };
+		return std::make_unique<FileData>(*pool_, store_, inode, key, base, c);
+	}
+
+	void putObject(const std::string &key, const Bytes &data)
+	{
+		ASSERT_TRUE(store_.put(key, data, {}).ok());
+		store_.resetStats();
+	}
+
+	FakeObjectStore store_;
+	std::unique_ptr<pool::BlockPool> pool_;
+	std::shared_ptr<StoreCapabilities> caps_ = std::make_shared<StoreCapabilities>();
+};
+
+} /* namespace */
+
+TEST(RangeSetTest, MergesAdjacentAndOverlapping)
+{
+	RangeSet s;
+	s.add(10, 20);
+	s.add(30, 40);
+	EXPECT_EQ(s.count(), 2u);
+	s.add(20, 25); /* adjacent */
+	EXPECT_EQ(s.count(), 2u);
+	EXPECT_TRUE(s.covers(10, 25));
+	EXPECT_FALSE(s.covers(10, 26));
+	s.add(24, 31); /* bridges */
+	EXPECT_EQ(s.count(), 1u);
+	EXPECT_TRUE(s.covers(10, 40));
+	s.add(0, 5);
+	auto o = s.overlapping(3, 12);
+	ASSERT_EQ(o.size(), 2u);
+	EXPECT_EQ(o[0], std::make_pair(std::uint64_t(3), std::uint64_t(5)));
+	EXPECT_EQ(o[1], std::make_pair(std::uint64_t(10), std::uint64_t(12)));
+	s.clip(15);
+	EXPECT_TRUE(s.covers(10, 15));
+	EXPECT_FALSE(s.covers(14, 16));
+	s.clip(0);
+	EXPECT_TRUE(s.empty());
+}
+
+TEST_F(FileDataTest, NewFileRoundTripIsOnePut)
+{
+	makePool(64 * KiB);
+	auto file = open("new", config(16 * KiB, 8 * MiB));
+	EXPECT_TRUE(file->dirty());
+	Bytes model;
+	std::mt19937 rng(7);
+	for (int i = 0; i < 200; ++i) {
+		std::uint64_t off = rng() % (300 * KiB);
+		Bytes data = pattern(1 + rng() % (9 * KiB), static_cast<std::uint32_t>(i));
+		ASSERT_TRUE(file->write(off, data).ok());
+		modelWrite(model, off, data);
+	}
+	EXPECT_EQ(file->size(), model.size());
+	EXPECT_EQ(readAll(*file), model);
+
+	auto stats = file->flush({ { "mode", "33188" } });
+	ASSERT_TRUE(stats.ok()) << stats.error().toString();
+	EXPECT_EQ(stats->puts, 1u);
+	EXPECT_EQ(store_.stats()[Op::Put].calls, 1u);
+	EXPECT_EQ(store_.stats()[Op::CreateUpload].calls, 0u);
+	EXPECT_EQ(store_.stats()[Op::Get].calls, 0u);
+	EXPECT_EQ(store_.contents("new"), model);
+	EXPECT_EQ(store_.object("new")->metadata.at("mode"), "33188");
+	EXPECT_FALSE(file->dirty());
+	EXPECT_EQ(file->base()->etag, store_.object("new")->etag);
+
+	/* Nothing changed: no request. */
+	store_.resetStats();
+	auto again = file->flush({});
+	ASSERT_TRUE(again.ok());
+	EXPECT_FALSE(again->uploaded);
+	EXPECT_EQ(store_.stats()[Op::Put].calls, 0u);
+
+	/* Read back through clean blocks of the new ETag. */
+	EXPECT_EQ(readAll(*file), model);
+	EXPECT_GT(store_.stats()[Op::Get].calls, 0u);
+}
+
+TEST_F(FileDataTest, ReadsMergeBaseDirtyAndHoles)
+{
+	makePool(64 * KiB);
+	Bytes model = pattern(100 * KiB, 1);
+	putObject("f", model);
+	auto file = open("f", config(16 * KiB, 8 * MiB));
+
+	Bytes patch = pattern(5000, 2);
+	ASSERT_TRUE(file->write(30000, patch).ok()); /* inside the base, straddling blocks */
+	modelWrite(model, 30000, patch);
+	Bytes tail = pattern(3000, 3);
+	ASSERT_TRUE(file->write(200 * KiB, tail).ok()); /* sparse: a hole from 100 KiB */
+	modelWrite(model, 200 * KiB, tail);
+	ASSERT_TRUE(file->truncate(250 * KiB).ok()); /* extend: zeros */
+	model.resize(250 * KiB);
+
+	EXPECT_EQ(readAll(*file), model);
+	/* Reads at arbitrary offsets, incl. across the base end and at EOF. */
+	for (std::uint64_t off : { std::uint64_t(0), std::uint64_t(29999), std::uint64_t(100 * KiB - 10),
+				   std::uint64_t(200 * KiB - 1), std::uint64_t(250 * KiB - 1) }) {
+		Bytes got(7000);
+		auto n = file->read(off, got);
+		ASSERT_TRUE(n.ok());
+		std::size_t expect = std::min<std::size_t>(7000, model.size() - off);
+		ASSERT_EQ(*n, expect);
+		EXPECT_TRUE(std::equal(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(expect),
+				       model.begin() + static_cast<std::ptrdiff_t>(off)))
+			<< off;
+	}
+	Bytes none(10);
+	EXPECT_EQ(*file->read(250 * KiB, none), 0u);
+	EXPECT_EQ(*file->read(1 * MiB, none), 0u);
+
+	/* Base bytes came in aligned 16 KiB blocks with If-Match, and are cached. */
+	auto gets = store_.stats()[Op::Get].calls;
+	EXPECT_LE(gets, 7u);
+	EXPECT_EQ(readAll(*file), model);
+	EXPECT_EQ(store_.stats()[Op::Get].calls, gets);
+}
+
+TEST_F(FileDataTest, TruncateShrinkThenExtendShowsZeros)
+{
+	makePool(64 * KiB);
+	Bytes base = pattern(100 * KiB, 4);
+	putObject("t", base);
+	auto file = open("t", config(16 * KiB, 8 * MiB));
+	Bytes dirty = pattern(20 * KiB, 5);
+	ASSERT_TRUE(file->write(70 * KiB, dirty).ok()); /* straddles the 64 KiB chunk boundary */
+
+	ASSERT_TRUE(file->truncate(40 * KiB).ok());
+	ASSERT_TRUE(file->truncate(120 * KiB).ok());
+	Bytes model(base.begin(), base.begin() + 40 * KiB);
+	model.resize(120 * KiB);
+	EXPECT_EQ(readAll(*file), model);
+
+	/* A write after the shrink point leaves zeros around it, not old bytes. */
+	Bytes small = pattern(10, 6);
+	ASSERT_TRUE(file->write(50 * KiB, small).ok());
+	modelWrite(model, 50 * KiB, small);
+	EXPECT_EQ(readAll(*file), model);
+
+	ASSERT_TRUE(file->flush({}).ok());
+	EXPECT_EQ(store_.contents("t"), model);
+	EXPECT_EQ(readAll(*file), model);
+}
+
+TEST_F(FileDataTest, TruncateAloneIsFlushed)
+{
+	makePool(64 * KiB);
+	putObject("s", pattern(50 * KiB, 7));
+	auto file = open("s", config(16 * KiB, 8 * MiB));
+	EXPECT_FALSE(file->dirty());
+	ASSERT_TRUE(file->truncate(10 * KiB).ok());
+	EXPECT_TRUE(file->dirty());
+	ASSERT_TRUE(file->flush({}).ok());
+	Bytes expect = pattern(50 * KiB, 7);
+	expect.resize(10 * KiB);
+	EXPECT_EQ(store_.contents("s"), expect);
+	EXPECT_EQ(store_.stats()[Op::Put].calls, 1u);
+}
+
+namespace {
+
+/* A 64 MiB object, 16 MiB chunks, 8 MiB parts, 1 MiB blocks; a 4 KiB patch in the middle. */
+void patchLarge(FakeObjectStore &store, pool::BlockPool &pool, const FileDataConfig &c, Bytes &expect,
+		FlushStats &stats)
+{
+	expect = pattern(64 * MiB, 8);
+	ASSERT_TRUE(store.put("big", expect, {}).ok());
+	store.resetStats();
+	auto head = store.object("big");
+	FileData file(pool, store, 9, "big", BaseObject{ head->size, head->etag }, c);
+	Bytes patch = pattern(4 * KiB, 9);
+	std::uint64_t off = 32 * MiB + 3 * KiB;
+	ASSERT_TRUE(file.write(off, patch).ok());
+	modelWrite(expect, off, patch);
+	auto r = file.flush({});
+	ASSERT_TRUE(r.ok()) << r.error().toString();
+	stats = *r;
+	Bytes got(4 * KiB);
+	ASSERT_EQ(*file.read(off, got), got.size());
+	EXPECT_EQ(got, patch);
+}
+
+} /* namespace */
+
+TEST_F(FileDataTest, LargePatchCopiesUntouchedParts)
+{
+	makePool(16 * MiB);
+	Bytes expect;
+	FlushStats stats;
+	patchLarge(store_, *pool_, config(1 * MiB, 8 * MiB), expect, stats);
+	if (HasFatalFailure())
+		return;
+	EXPECT_LE(store_.stats().bytesUploaded(), 8 * MiB);
+	EXPECT_EQ(store_.stats().bytesCopied(), 56 * MiB);
+	EXPECT_EQ(stats.bytesCopied, 56 * MiB);
+	EXPECT_EQ(stats.uploadPartCopies, 7u);
+	EXPECT_EQ(stats.uploadParts, 1u);
+	/* One GET for the patched part's missing bytes (the patch itself is overlaid). */
+	EXPECT_EQ(stats.gets, 1u);
+	EXPECT_LE(stats.bytesFetched, 8 * MiB);
+	EXPECT_EQ(stats.bytesFromMemory, 0u);
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+	EXPECT_EQ(store_.contents("big"), expect);
+	EXPECT_EQ(pool_->metrics().dirtyBytes, 0u);
+	EXPECT_EQ(pool_->metrics().dirtyBlocks, 0u);
+}
+
+TEST_F(FileDataTest, LargePatchFallsBackWithoutUploadPartCopy)
+{
+	makePool(16 * MiB);
+	store_.setUploadPartCopySupported(false);
+	Bytes expect;
+	FlushStats stats;
+	patchLarge(store_, *pool_, config(1 * MiB, 8 * MiB), expect, stats);
+	if (HasFatalFailure())
+		return;
+	EXPECT_EQ(store_.contents("big"), expect);
+	EXPECT_EQ(store_.stats().bytesCopied(), 0u);
+	EXPECT_EQ(store_.stats().bytesUploaded(), 64 * MiB);
+	EXPECT_FALSE(caps_->uploadPartCopy.load());
+	/* Learnt once: at most the parts in flight when it was learnt tried the copy. */
+	EXPECT_LE(store_.stats()[Op::UploadPartCopy].calls, 4u);
+	EXPECT_EQ(stats.copyFallbacks, store_.stats()[Op::UploadPartCopy].calls);
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+}
+
+TEST_F(FileDataTest, DirtyPartsGoStraightFromPoolMemory)
+{
+	makePool(64 * KiB);
+	store_.setMinPartSize(32 * KiB);
+	auto file = open("mem", config(16 * KiB, 32 * KiB, 32 * KiB));
+	Bytes model = pattern(200 * KiB, 10);
+	/* Many small sequential writes, as FUSE sends them. */
+	for (std::size_t off = 0; off < model.size(); off += 4 * KiB)
+		ASSERT_TRUE(file->write(off, std::span(model).subspan(off, 4 * KiB)).ok());
+	auto stats = file->flush({});
+	ASSERT_TRUE(stats.ok()) << stats.error().toString();
+	EXPECT_EQ(store_.contents("mem"), model);
+	EXPECT_EQ(stats->uploadParts, 7u);
+	/* Every 32 KiB part lies inside one 64 KiB chunk and is all dirty. */
+	EXPECT_EQ(stats->bytesFromMemory, 200 * KiB);
+	EXPECT_EQ(stats->bytesFetched, 0u);
+	EXPECT_EQ(store_.stats()[Op::Get].calls, 0u);
+}
+
+TEST_F(FileDataTest, FailedUploadKeepsDirtyDataAndRetries)
+{
+	makePool(64 * KiB);
+	store_.setMinPartSize(32 * KiB);
+	Bytes base = pattern(300 * KiB, 11);
+	putObject("r", base);
+	auto file = open("r", config(16 * KiB, 32 * KiB, 32 * KiB));
+	Bytes model = base;
+	Bytes patch = pattern(50 * KiB, 12);
+	ASSERT_TRUE(file->write(100 * KiB, patch).ok());
+	modelWrite(model, 100 * KiB, patch);
+	ASSERT_TRUE(file->write(320 * KiB, patch).ok());
+	modelWrite(model, 320 * KiB, patch);
+	auto dirtyBefore = pool_->metrics().dirtyBytes;
+	ASSERT_GT(dirtyBefore, 0u);
+
+	store_.failNext(Op::UploadPart, EIO);
+	auto failed = file->flush({});
+	ASSERT_FALSE(failed.ok());
+	EXPECT_EQ(failed.error().code(), EIO);
+	EXPECT_TRUE(file->dirty());
+	EXPECT_EQ(pool_->metrics().dirtyBytes, dirtyBefore);
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+	EXPECT_EQ(store_.stats()[Op::AbortUpload].calls, 1u);
+	EXPECT_EQ(store_.contents("r"), base);
+	EXPECT_EQ(readAll(*file), model);
+
+	store_.failNext(Op::CompleteUpload, EIO);
+	ASSERT_FALSE(file->flush({}).ok());
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+	EXPECT_EQ(store_.contents("r"), base);
+
+	auto ok = file->flush({});
+	ASSERT_TRUE(ok.ok()) << ok.error().toString();
+	EXPECT_EQ(store_.contents("r"), model);
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+	EXPECT_EQ(pool_->metrics().dirtyBytes, 0u);
+	EXPECT_FALSE(file->dirty());
+}
+
+TEST_F(FileDataTest, FailedPutKeepsDirtyData)
+{
+	makePool(64 * KiB);
+	auto file = open("p", config(16 * KiB, 8 * MiB));
+	Bytes data = pattern(10 * KiB, 13);
+	ASSERT_TRUE(file->write(0, data).ok());
+	store_.failNext(Op::Put, EIO);
+	auto failed = file->flush({});
+	ASSERT_FALSE(failed.ok());
+	EXPECT_EQ(failed.error().code(), EIO);
+	EXPECT_FALSE(store_.contents("p"));
+	EXPECT_EQ(readAll(*file), data);
+	ASSERT_TRUE(file->flush({}).ok());
+	EXPECT_EQ(store_.contents("p"), data);
+}
+
+TEST_F(FileDataTest, ChangedBaseObjectIsStale)
+{
+	makePool(64 * KiB);
+	putObject("x", pattern(40 * KiB, 14));
+	auto file = open("x", config(16 * KiB, 8 * MiB));
+	ASSERT_TRUE(store_.put("x", pattern(40 * KiB, 15), {}).ok()); /* someone else */
+	Bytes got(100);
+	auto r = file->read(0, got);
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code(), ESTALE);
+
+	/* A flush that needs base bytes fails the same way and keeps the data. */
+	ASSERT_TRUE(file->write(0, pattern(10, 16)).ok());
+	auto f = file->flush({});
+	ASSERT_FALSE(f.ok());
+	EXPECT_EQ(f.error().code(), ESTALE);
+	EXPECT_TRUE(file->dirty());
+}
+
+TEST_F(FileDataTest, FlushReleasesPoolMemory)
+{
+	makePool(1 * MiB);
+	auto file = open("m", config(256 * KiB, 8 * MiB));
+	Bytes data = pattern(3 * MiB + 5, 17);
+	ASSERT_TRUE(file->write(0, data).ok());
+	auto before = pool_->metrics();
+	EXPECT_GE(before.dirtyBytes, data.size());
+	EXPECT_EQ(before.dirtyBlocks, 4u);
+	ASSERT_TRUE(file->flush({}).ok());
+	auto after = pool_->metrics();
+	EXPECT_EQ(after.dirtyBytes, 0u);
+	EXPECT_EQ(after.dirtyBlocks, 0u);
+	EXPECT_EQ(after.reservedBytes, 0u);
+	EXPECT_EQ(readAll(*file), data);
+}
+
+TEST_F(FileDataTest, PoolFullOfDirtyDataIsEnobufs)
+{
+	makePool(64 * KiB, 256 * KiB);
+	auto file = open("full", config(16 * KiB, 8 * MiB));
+	Bytes data = pattern(64 * KiB, 18);
+	Result<void> r;
+	std::uint64_t off = 0;
+	for (int i = 0; i < 10 && r.ok(); ++i, off += data.size())
+		r = file->write(off, data);
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code(), ENOBUFS);
+	/* Flushing makes room again. */
+	ASSERT_TRUE(file->flush({}).ok());
+	EXPECT_TRUE(file->write(off, data).ok());
+}
+
+TEST_F(FileDataTest, ConcurrentWritersAndReaders)
+{
+	makePool(64 * KiB);
+	Bytes base = pattern(512 * KiB, 19);
+	putObject("c", base);
+	auto file = open("c", config(16 * KiB, 8 * MiB));
+	constexpr int kWriters = 4;
+	constexpr std::size_t kRegion = 128 * KiB;
+	/* Writer w owns [w * kRegion, (w + 1) * kRegion) and writes final[] bytes there. */
+	Bytes final = pattern(kWriters * kRegion, 20);
+	std::atomic<bool> done{ false };
+	std::atomic<int> bad{ 0 };
+
+	std::vector<std::thread> threads;
+	for (int w = 0; w < kWriters; ++w) {
+		threads.emplace_back([&, w]() {
+			std::mt19937 rng(static_cast<unsigned>(w));
+			for (int i = 0; i < 400; ++i) {
+				std::size_t len = 1 + rng() % (6 * KiB);
+				std::size_t off = w * kRegion + rng() % (kRegion - len);
+				if (!file->write(off, std::span(final).subspan(off, len)).ok())
+					bad++;
+			}
+			/* Then the whole region, so the end state is known. */
+			if (!file->write(w * kRegion, std::span(final).subspan(w * kRegion, kRegion)).ok())
+				bad++;
+		});
+	}
+	for (int r = 0; r < 2; ++r) {
+		threads.emplace_back([&, r]() {
+			std::mt19937 rng(100 + static_cast<unsigned>(r));
+			Bytes got(8 * KiB);
+			while (!done.load()) {
+				std::size_t off = rng() % (final.size() - got.size());
+				auto n = file->read(off, got);
+				if (!n.ok() || *n != got.size()) {
+					bad++;
+					continue;
+				}
+				/* Each byte is the old one or the new one, never anything else. */
+				for (std::size_t i = 0; i < got.size(); ++i)
+					if (got[i] != base[off + i] && got[i] != final[off + i])
+						bad++;
+			}
+		});
+	}
+	for (int w = 0; w < kWriters; ++w)
+		threads[static_cast<std::size_t>(w)].join();
+	done = true;
+	for (std::size_t t = kWriters; t < threads.size(); ++t)
+		threads[t].join();
+	EXPECT_EQ(bad.load(), 0);
+	EXPECT_EQ(readAll(*file), final);
+	ASSERT_TRUE(file->flush({}).ok());
+	EXPECT_EQ(store_.contents("c"), final);
+}
+
+TEST_F(FileDataTest, RandomizedAgainstModel)
+{
+	std::random_device rd;
+	unsigned seed = rd();
+	if (const char *env = std::getenv("FILE_DATA_SEED"))
+		seed = static_cast<unsigned>(std::strtoul(env, nullptr, 10));
+	std::cout << "FileDataTest.RandomizedAgainstModel seed " << seed << " (FILE_DATA_SEED)" << std::endl;
+	SCOPED_TRACE("seed " + std::to_string(seed));
+	std::mt19937 rng(seed);
+
+	makePool(64 * KiB);
+	store_.setMinPartSize(32 * KiB);
+	const FileDataConfig c = config(8 * KiB, 48 * KiB, 32 * KiB);
+	auto file = open("rnd", c);
+	Bytes model;
+	constexpr std::uint64_t kMaxSize = 400 * KiB;
+	unsigned flushes = 0;
+	FlushStats total;
+
+	for (int op = 0; op < 2500; ++op) {
+		SCOPED_TRACE("op " + std::to_string(op));
+		unsigned kind = rng() % 100;
+		if (kind < 50) {
+			std::uint64_t off = rng() % kMaxSize;
+			std::size_t len = 1 + rng() % (rng() % 4 == 0 ? 70 * KiB : 3 * KiB);
+			Bytes data = pattern(len, rng());
+			ASSERT_TRUE(file->write(off, data).ok());
+			modelWrite(model, off, data);
+		} else if (kind < 60) {
+			/* Often small, so the file keeps crossing the PUT/multipart line. */
+			std::uint64_t size = rng() % (rng() % 2 ? kMaxSize : 60 * KiB);
+			ASSERT_TRUE(file->truncate(size).ok());
+			model.resize(size);
+		} else if (kind < 92) {
+			std::uint64_t off = rng() % (kMaxSize + 10 * KiB);
+			Bytes got(1 + rng() % (40 * KiB));
+			auto n = file->read(off, got);
+			ASSERT_TRUE(n.ok()) << n.error().toString();
+			std::size_t expect = off >= model.size() ? 0 : std::min<std::size_t>(got.size(), model.size() - off);
+			ASSERT_EQ(*n, expect);
+			ASSERT_TRUE(std::equal(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(expect),
+					       model.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(off, model.size()))));
+		} else {
+			if (rng() % 5 == 0 && file->dirty()) {
+				/* A failing request first: nothing may be lost. */
+				store_.failNext(model.size() < 48 * KiB ? Op::Put : Op::CompleteUpload, EIO);
+				auto f = file->flush({});
+				ASSERT_FALSE(f.ok());
+				ASSERT_EQ(store_.uploadsInProgress(), 0u);
+				ASSERT_EQ(readAll(*file), model);
+			}
+			store_.setUploadPartCopySupported(rng() % 4 != 0);
+			caps_->uploadPartCopy = true;
+			auto f = file->flush({});
+			ASSERT_TRUE(f.ok()) << f.error().toString();
+			flushes++;
+			total.puts += f->puts;
+			total.createUploads += f->createUploads;
+			total.uploadPartCopies += f->uploadPartCopies;
+			total.copyFallbacks += f->copyFallbacks;
+			total.bytesFromMemory += f->bytesFromMemory;
+			total.bytesFetched += f->bytesFetched;
+			ASSERT_EQ(store_.contents("rnd"), model);
+			ASSERT_EQ(store_.uploadsInProgress(), 0u);
+			ASSERT_EQ(pool_->metrics().dirtyBytes, 0u);
+			if (rng() % 3 == 0) {
+				/* Close and reopen from what S3 holds. */
+				file.reset();
+				file = open("rnd", c);
+			}
+			ASSERT_EQ(readAll(*file), model);
+		}
+	}
+	ASSERT_TRUE(file->flush({}).ok());
+	EXPECT_EQ(store_.contents("rnd"), model);
+	EXPECT_GT(flushes, 50u);
+	/* The run went through every path of the planner. */
+	EXPECT_GT(total.puts, 0u);
+	EXPECT_GT(total.createUploads, 0u);
+	EXPECT_GT(total.uploadPartCopies, 0u);
+	EXPECT_GT(total.copyFallbacks, 0u);
+	EXPECT_GT(total.bytesFromMemory, 0u);
+	EXPECT_GT(total.bytesFetched, 0u);
+}
