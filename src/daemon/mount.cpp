@@ -8,6 +8,7 @@
 #include "fs/filesystem.h"
 #include "fs/s3_object_store.h"
 #include "fuse/adapter.h"
+#include "pool/block_pool.h"
 #include "s3/client.h"
 #include "s3/curl_transport.h"
 
@@ -76,7 +77,10 @@ int runMount(const Config &config)
 	options.defaults.umask = config.umask;
 	options.attrTimeout = config.metadataTtl;
 	options.skipLog = [](const fs::SkippedKey &k) { say("skipping key: " + k.toString()); };
-	fs::Filesystem filesystem(store, options);
+	options.fileData.bucket = config.bucket;
+	options.fileData.partSize = config.partSize;
+	pool::BlockPool pool(pool::PoolConfig{ config.chunkSize, config.memoryLimit });
+	fs::Filesystem filesystem(store, pool, options);
 
 	fuse::SessionOptions sessionOptions;
 	sessionOptions.mountpoint = config.mountpoint;
@@ -108,7 +112,13 @@ int runMount(const Config &config)
 		say(served.error().toString());
 		return kExitFailure;
 	}
-	say("unmounting " + config.mountpoint);
+	/* Stop: every byte written reaches S3 before the mount goes away. */
+	auto flushed = filesystem.flushAll();
+	if (!flushed) {
+		say("could not upload every file before stopping: " + flushed.error().toString());
+		return kExitFailure;
+	}
+	say("uploaded " + std::to_string(*flushed) + " bytes; unmounting " + config.mountpoint);
 	return kExitOk;
 }
 

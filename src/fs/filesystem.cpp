@@ -2,6 +2,7 @@
 #include "fs/filesystem.h"
 
 #include <cerrno>
+#include <fcntl.h>
 
 #include "fs/names.h"
 
@@ -23,9 +24,11 @@ std::span<const std::byte> bytesOf(std::string_view s)
 
 } /* namespace */
 
-Filesystem::Filesystem(ObjectStore &store, FilesystemOptions options)
-	: store_(store), options_(std::move(options))
+Filesystem::Filesystem(ObjectStore &store, pool::BlockPool &pool, FilesystemOptions options)
+	: store_(store), pool_(pool), options_(std::move(options))
 {
+	if (!options_.fileData.capabilities)
+		options_.fileData.capabilities = std::make_shared<StoreCapabilities>();
 	auto root = std::make_shared<Node>();
 	root->ino = kRootIno;
 	root->parent = kRootIno;
@@ -34,6 +37,8 @@ Filesystem::Filesystem(ObjectStore &store, FilesystemOptions options)
 	root->fresh = SteadyClock::time_point::max();
 	nodes_[kRootIno] = root;
 }
+
+Filesystem::~Filesystem() = default;
 
 Result<std::shared_ptr<Filesystem::Node>> Filesystem::node(Ino ino) const
 {
@@ -90,6 +95,7 @@ Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fil
 	Node n;
 	n.key = fileKey;
 	n.etag = head->etag;
+	n.metadata = head->metadata;
 	n.attributes = fromObject(head->size, head->lastModified, head->metadata, false, options_.defaults);
 	if (n.attributes.type == FileType::Directory) {
 		/* An old s3fs directory object "dir" (no slash): its children live under "dir/". */
@@ -119,8 +125,12 @@ std::shared_ptr<Filesystem::Node> Filesystem::remember(Ino parent, std::string_v
 	n->parent = parent;
 	n->name = std::string(name);
 	n->key = probed.key;
-	n->attributes = probed.attributes;
-	n->etag = probed.etag;
+	/* An open file's own view wins over what the bucket says until it is flushed. */
+	if (!n->data) {
+		n->attributes = probed.attributes;
+		n->etag = probed.etag;
+		n->metadata = probed.metadata;
+	}
 	n->dirMarker = probed.dirMarker;
 	n->fresh = SteadyClock::now() + options_.attrTimeout;
 	if (countLookup)
@@ -148,7 +158,7 @@ void Filesystem::dropChild(Ino parent, std::string_view name)
 		return;
 	auto it = nodes_.find(child->second);
 	/* The inode lives on while the kernel holds references (an unlinked open file). */
-	if (it != nodes_.end() && it->second->lookups == 0)
+	if (it != nodes_.end() && it->second->lookups == 0 && !it->second->data)
 		nodes_.erase(it);
 	children_.erase(child);
 }
@@ -187,7 +197,7 @@ void Filesystem::forget(Ino ino, std::uint64_t count)
 		return;
 	Node &n = *it->second;
 	n.lookups = count >= n.lookups ? 0 : n.lookups - count;
-	if (n.lookups > 0)
+	if (n.lookups > 0 || n.data)
 		return;
 	auto child = children_.find(std::pair(n.parent, n.name));
 	if (child != children_.end() && child->second == ino)
@@ -416,59 +426,272 @@ Result<Attr> Filesystem::setattr(Ino ino, const SetAttrRequest &request)
 	auto current = getattr(ino);
 	if (!current)
 		return current.error();
+	auto found = node(ino);
+	if (!found)
+		return found.error();
+	std::shared_ptr<Node> n = *found;
+	if (ino == kRootIno)
+		return Error(EPERM, "the bucket root's attributes are the mount's");
+	if (request.size && isDir(*n))
+		return Error(EISDIR, "is a directory");
+
+	Attributes changed;
+	{
+		std::lock_guard lock(mutex_);
+		changed = n->attributes;
+	}
+	if (request.permissions)
+		changed.permissions = *request.permissions & 07777;
+	if (request.uid)
+		changed.uid = *request.uid;
+	if (request.gid)
+		changed.gid = *request.gid;
+	if (request.atime)
+		changed.atime = *request.atime;
+	if (request.mtime)
+		changed.mtime = *request.mtime;
+	changed.ctime = now();
+
+	if (request.size) {
+		/* Truncation, both ways, goes through the file's data; a closed file is uploaded now. */
+		auto data = fileData(n);
+		if (!data)
+			return data.error();
+		auto r = (*data)->truncate(*request.size);
+		if (!r)
+			return r.error();
+		changed.size = *request.size;
+		if (!request.mtime)
+			changed.mtime = now();
+		bool open;
+		{
+			std::lock_guard lock(mutex_);
+			n->attributes = changed;
+			open = n->opens > 0;
+		}
+		if (!open) {
+			auto sent = upload(n);
+			if (!sent)
+				return sent.error();
+			std::lock_guard lock(mutex_);
+			if (n->data && !n->data->dirty())
+				n->data.reset();
+		}
+		return getattr(ino);
+	}
+
+	std::shared_ptr<FileData> data;
+	{
+		std::lock_guard lock(mutex_);
+		data = n->data;
+		if (data && data->dirty()) {
+			/* The pending upload carries the new attributes. */
+			n->attributes = changed;
+			return Attr{ ino, changed, 1u };
+		}
+	}
+	Node copy;
+	{
+		std::lock_guard lock(mutex_);
+		copy = *n;
+	}
+	copy.attributes = changed;
+	auto r = storeMetadata(copy);
+	if (!r)
+		return r.error();
+
+	std::lock_guard lock(mutex_);
+	n->attributes = copy.attributes;
+	n->etag = copy.etag;
+	n->dirMarker = copy.dirMarker;
+	n->fresh = SteadyClock::now() + options_.attrTimeout;
+	/* The rewrite gave the object a new ETag: clean data is re-read against it. */
+	if (n->data && !n->data->dirty())
+		n->data.reset();
+	return Attr{ ino, copy.attributes, isDir(copy) ? 2u : 1u };
+}
+
+Result<std::shared_ptr<FileData>> Filesystem::fileData(const std::shared_ptr<Node> &n)
+{
+	std::lock_guard lock(mutex_);
+	if (n->attributes.type != FileType::Regular)
+		return Error(isDir(*n) ? EISDIR : EINVAL, "not a regular file");
+	if (!n->data) {
+		std::optional<BaseObject> base;
+		if (!n->etag.empty())
+			base = BaseObject{ n->attributes.size, n->etag };
+		n->data = std::make_shared<FileData>(pool_, store_, n->ino, n->key, base, options_.fileData);
+	}
+	return n->data;
+}
+
+Result<Attr> Filesystem::create(Ino parent, std::string_view name, std::uint32_t permissions, int flags,
+				const Caller &caller)
+{
+	auto existing = lookup(parent, name);
+	if (existing) {
+		if (flags & O_EXCL) {
+			forget(existing->ino, 1);
+			return Error(EEXIST, "exists");
+		}
+		auto opened = open(existing->ino, flags);
+		if (!opened) {
+			forget(existing->ino, 1);
+			return opened.error();
+		}
+		return getattr(existing->ino);
+	}
+	if (existing.error().code() != ENOENT)
+		return existing.error();
+	auto p = node(parent);
+	if (!p)
+		return p.error();
+
+	Node n;
+	n.key = childKey(**p, name);
+	n.attributes.type = FileType::Regular;
+	n.attributes.permissions = permissions & ~caller.umask & 07777;
+	n.attributes.uid = caller.uid;
+	n.attributes.gid = caller.gid;
+	n.attributes.mtime = n.attributes.atime = n.attributes.ctime = now();
+	/* The object exists from now on, empty: other clients see the name, close() fills it. */
+	n.metadata = toMetadata(n.attributes);
+	PutOptions put;
+	put.metadata = n.metadata;
+	auto etag = store_.put(n.key, {}, put);
+	if (!etag)
+		return etag.error();
+	n.etag = *etag;
+	auto stored = remember(parent, name, std::move(n), true);
+	auto data = fileData(stored);
+	if (!data)
+		return data.error();
+	std::lock_guard lock(mutex_);
+	++stored->opens;
+	return Attr{ stored->ino, stored->attributes, 1u };
+}
+
+Result<void> Filesystem::open(Ino ino, int flags)
+{
 	auto n = node(ino);
 	if (!n)
 		return n.error();
-	if (ino == kRootIno)
-		return Error(EPERM, "the bucket root's attributes are the mount's");
-
-	Node changed = **n;
-	if (request.size) {
-		if (isDir(changed))
-			return Error(EISDIR, "is a directory");
-		/* Truncation goes through the file's data (open files); only emptying a closed one here. */
-		if (*request.size != 0 && *request.size != changed.attributes.size)
-			return Error(EOPNOTSUPP, "truncate of a closed file to a non-zero size");
-	}
-	if (request.permissions)
-		changed.attributes.permissions = *request.permissions & 07777;
-	if (request.uid)
-		changed.attributes.uid = *request.uid;
-	if (request.gid)
-		changed.attributes.gid = *request.gid;
-	if (request.atime)
-		changed.attributes.atime = *request.atime;
-	if (request.mtime)
-		changed.attributes.mtime = *request.mtime;
-	changed.attributes.ctime = now();
-
-	if (request.size && *request.size == 0 && changed.attributes.size != 0) {
-		auto head = store_.head(changed.key);
-		if (!head)
-			return head.error();
-		Metadata metadata = head->metadata;
-		changed.attributes.size = 0;
-		changed.attributes.mtime = request.mtime.value_or(now());
-		storeAttributes(changed.attributes, metadata);
-		PutOptions put;
-		put.metadata = std::move(metadata);
-		put.contentType = head->contentType;
-		auto etag = store_.put(changed.key, {}, put);
-		if (!etag)
-			return etag.error();
-		changed.etag = *etag;
-	} else {
-		auto r = storeMetadata(changed);
+	if ((*n)->attributes.type == FileType::Directory)
+		return Error(EISDIR, "is a directory");
+	auto data = fileData(*n);
+	if (!data)
+		return data.error();
+	if (flags & O_TRUNC) {
+		auto r = (*data)->truncate(0);
 		if (!r)
-			return r.error();
+			return r;
+		std::lock_guard lock(mutex_);
+		(*n)->attributes.size = 0;
+		(*n)->attributes.mtime = now();
 	}
-
 	std::lock_guard lock(mutex_);
-	(*n)->attributes = changed.attributes;
-	(*n)->etag = changed.etag;
-	(*n)->dirMarker = changed.dirMarker;
-	(*n)->fresh = SteadyClock::now() + options_.attrTimeout;
-	return Attr{ ino, changed.attributes, isDir(changed) ? 2u : 1u };
+	++(*n)->opens;
+	return {};
+}
+
+Result<std::size_t> Filesystem::read(Ino ino, std::uint64_t offset, std::span<std::byte> into)
+{
+	auto n = node(ino);
+	if (!n)
+		return n.error();
+	auto data = fileData(*n);
+	if (!data)
+		return data.error();
+	return (*data)->read(offset, into);
+}
+
+Result<std::size_t> Filesystem::write(Ino ino, std::uint64_t offset, std::span<const std::byte> bytes)
+{
+	auto n = node(ino);
+	if (!n)
+		return n.error();
+	auto data = fileData(*n);
+	if (!data)
+		return data.error();
+	auto r = (*data)->write(offset, bytes);
+	if (!r)
+		return r.error();
+	std::lock_guard lock(mutex_);
+	(*n)->attributes.size = (*data)->size();
+	(*n)->attributes.mtime = (*n)->attributes.ctime = now();
+	return bytes.size();
+}
+
+Result<std::uint64_t> Filesystem::upload(const std::shared_ptr<Node> &n)
+{
+	std::shared_ptr<FileData> data;
+	Metadata metadata;
+	{
+		std::lock_guard lock(mutex_);
+		data = n->data;
+		if (!data)
+			return std::uint64_t(0);
+		metadata = n->metadata;
+		storeAttributes(n->attributes, metadata);
+	}
+	auto stats = data->flush(metadata);
+	if (!stats)
+		return stats.error();
+	std::lock_guard lock(mutex_);
+	if (auto base = data->base()) {
+		n->etag = base->etag;
+		n->attributes.size = base->size;
+	}
+	n->metadata = std::move(metadata);
+	return stats->bytesUploaded;
+}
+
+Result<void> Filesystem::flush(Ino ino)
+{
+	auto n = node(ino);
+	if (!n)
+		return n.error();
+	auto sent = upload(*n);
+	if (!sent)
+		return sent.error();
+	return {};
+}
+
+Result<void> Filesystem::release(Ino ino)
+{
+	auto n = node(ino);
+	if (!n)
+		return n.error();
+	std::lock_guard lock(mutex_);
+	if ((*n)->opens > 0)
+		--(*n)->opens;
+	/* Unsaved data (a failed upload) stays for flushAll(); else the memory goes now. */
+	if ((*n)->opens == 0 && (*n)->data && !(*n)->data->dirty())
+		(*n)->data.reset();
+	return {};
+}
+
+Result<std::uint64_t> Filesystem::flushAll()
+{
+	std::vector<std::shared_ptr<Node>> withData;
+	{
+		std::lock_guard lock(mutex_);
+		for (auto &[ino, n] : nodes_)
+			if (n->data && n->data->dirty())
+				withData.push_back(n);
+	}
+	std::uint64_t sent = 0;
+	std::optional<Error> firstError;
+	for (auto &n : withData) {
+		auto r = upload(n);
+		if (r)
+			sent += *r;
+		else if (!firstError)
+			firstError = r.error();
+	}
+	if (firstError)
+		return *firstError;
+	return sent;
 }
 
 StatFs Filesystem::statfs() const

@@ -15,6 +15,7 @@
 #include "common/result.h"
 #include "fs/attributes.h"
 #include "fs/directory.h"
+#include "fs/file_data.h"
 #include "fs/object_store.h"
 
 namespace vfs::fs {
@@ -24,6 +25,8 @@ inline constexpr Ino kRootIno = 1;
 
 struct FilesystemOptions {
 	MountDefaults defaults;
+	/* How open files keep and upload their data. */
+	FileDataConfig fileData;
 	/* How long the kernel (and we) may trust attributes and names. */
 	std::chrono::milliseconds attrTimeout{ 1000 };
 	/* Called for every key a listing skips (invalid names, shadowed objects). */
@@ -77,7 +80,8 @@ struct StatFs {
 class Filesystem
 {
 public:
-	Filesystem(ObjectStore &store, FilesystemOptions options);
+	Filesystem(ObjectStore &store, pool::BlockPool &pool, FilesystemOptions options);
+	~Filesystem();
 
 	Result<Attr> lookup(Ino parent, std::string_view name);
 	/* The kernel dropped @count references to @ino. */
@@ -91,6 +95,23 @@ public:
 	Result<Attr> symlink(std::string_view target, Ino parent, std::string_view name, const Caller &caller);
 	Result<std::string> readlink(Ino ino);
 	StatFs statfs() const;
+
+	/*
+	 * Regular files. A file's data lives in a FileData from the first open
+	 * to the last release (longer if an upload failed: the data is kept for
+	 * a later flush). create() makes the object at once, empty, so other
+	 * clients see the name; flush() (close) and fsync() return once S3 holds
+	 * the contents, or fail with the store's errno keeping every byte.
+	 */
+	Result<Attr> create(Ino parent, std::string_view name, std::uint32_t permissions, int flags,
+			    const Caller &caller);
+	Result<void> open(Ino ino, int flags);
+	Result<std::size_t> read(Ino ino, std::uint64_t offset, std::span<std::byte> into);
+	Result<std::size_t> write(Ino ino, std::uint64_t offset, std::span<const std::byte> bytes);
+	Result<void> flush(Ino ino);
+	Result<void> release(Ino ino);
+	/* Uploads every file with unsaved data; returns the bytes sent (D-Bus Flush, stop). */
+	Result<std::uint64_t> flushAll();
 
 	const FilesystemOptions &options() const { return options_; }
 	/* Inodes currently known (for tests and metrics). */
@@ -106,6 +127,9 @@ private:
 		Attributes attributes;
 		std::string etag;
 		bool dirMarker = false; /* directories: a marker object exists */
+		Metadata metadata;      /* objects: user metadata as last seen, kept on rewrite */
+		std::shared_ptr<FileData> data; /* while open, or holding unsaved data */
+		unsigned opens = 0;
 		std::uint64_t lookups = 0;
 		std::chrono::steady_clock::time_point fresh;
 	};
@@ -123,9 +147,13 @@ private:
 	void dropChild(Ino parent, std::string_view name);
 	Result<bool> directoryEmpty(const std::string &prefix);
 	Result<void> storeMetadata(Node &n);
+	/* The FileData of regular file @n, made on first use. */
+	Result<std::shared_ptr<FileData>> fileData(const std::shared_ptr<Node> &n);
+	Result<std::uint64_t> upload(const std::shared_ptr<Node> &n);
 
 	ObjectStore &store_;
-	const FilesystemOptions options_;
+	pool::BlockPool &pool_;
+	FilesystemOptions options_;
 
 	mutable std::mutex mutex_;
 	Ino nextIno_ = kRootIno + 1;                                     /* guarded by mutex_ */

@@ -246,6 +246,79 @@ void opReleasedir(fuse_req_t req, fuse_ino_t, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0);
 }
 
+void opCreate(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.create(parent, name, mode & 07777, fi->flags, callerOf(req));
+		if (failed(req, r))
+			return;
+		struct fuse_entry_param e {};
+		e.ino = r->ino;
+		e.attr = toStat(*r);
+		e.attr_timeout = timeoutOf(req);
+		e.entry_timeout = timeoutOf(req);
+		fi->fh = r->ino;
+		if (fuse_reply_create(req, &e, fi) != 0)
+			(void)context(req).filesystem.release(r->ino);
+	});
+}
+
+void opOpen(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.open(ino, fi->flags);
+		if (failed(req, r))
+			return;
+		fi->fh = ino;
+		if (fuse_reply_open(req, fi) != 0)
+			(void)context(req).filesystem.release(ino);
+	});
+}
+
+void opRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *)
+{
+	guarded(req, [&] {
+		std::unique_ptr<std::byte[]> buf(new std::byte[size]);
+		auto r = context(req).filesystem.read(ino, static_cast<std::uint64_t>(off), std::span(buf.get(), size));
+		if (!failed(req, r))
+			fuse_reply_buf(req, reinterpret_cast<const char *>(buf.get()), *r);
+	});
+}
+
+void opWrite(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off, struct fuse_file_info *)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.write(ino, static_cast<std::uint64_t>(off),
+						       std::as_bytes(std::span(buf, size)));
+		if (!failed(req, r))
+			fuse_reply_write(req, *r);
+	});
+}
+
+void opFlush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.flush(ino);
+		fuse_reply_err(req, r.ok() ? 0 : r.error().code());
+	});
+}
+
+void opFsync(fuse_req_t req, fuse_ino_t ino, int, struct fuse_file_info *)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.flush(ino);
+		fuse_reply_err(req, r.ok() ? 0 : r.error().code());
+	});
+}
+
+void opRelease(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.release(ino);
+		fuse_reply_err(req, r.ok() ? 0 : r.error().code());
+	});
+}
+
 void opStatfs(fuse_req_t req, fuse_ino_t)
 {
 	fs::StatFs s = context(req).filesystem.statfs();
@@ -301,6 +374,13 @@ const struct fuse_lowlevel_ops &operations()
 		o.readdir = opReaddir;
 		o.releasedir = opReleasedir;
 		o.statfs = opStatfs;
+		o.create = opCreate;
+		o.open = opOpen;
+		o.read = opRead;
+		o.write = opWrite;
+		o.flush = opFlush;
+		o.fsync = opFsync;
+		o.release = opRelease;
 		return o;
 	}();
 	return ops;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "fs/fake_object_store.h"
+#include "pool/block_pool.h"
 
 using namespace vfs::fs;
 
@@ -32,6 +33,7 @@ protected:
 	}
 
 	FakeObjectStore store_;
+	vfs::pool::BlockPool pool_{ vfs::pool::PoolConfig{ 16 << 20, 256 << 20 } };
 	FilesystemOptions options_;
 	std::vector<std::string> skipped_;
 };
@@ -41,7 +43,7 @@ TEST_F(FilesystemTest, LookupFilesImplicitAndMarkedDirectories)
 	put("top.txt", "hello");
 	put("implicit/child");
 	put("marked/", "", { { "mode", "16832" }, { "uid", "7" } }); /* S_IFDIR|0700 */
-	Filesystem fs(store_, options_);
+	Filesystem fs(store_, pool_, options_);
 
 	auto file = fs.lookup(kRootIno, "top.txt");
 	ASSERT_TRUE(file.ok()) << file.error().toString();
@@ -77,7 +79,7 @@ TEST_F(FilesystemTest, ReaddirListsNamesAndSkipsInvalidKeys)
 	put("dir/sub/deep");
 	put("dir//double");
 	put("dir/./dot");
-	Filesystem fs(store_, options_);
+	Filesystem fs(store_, pool_, options_);
 	auto dir = fs.lookup(kRootIno, "dir");
 	ASSERT_TRUE(dir.ok());
 	auto entries = fs.readdir(dir->ino);
@@ -98,7 +100,7 @@ TEST_F(FilesystemTest, ReaddirListsNamesAndSkipsInvalidKeys)
 
 TEST_F(FilesystemTest, MkdirRmdirAndNotEmpty)
 {
-	Filesystem fs(store_, options_);
+	Filesystem fs(store_, pool_, options_);
 	Caller caller{ 42, 43, 022 };
 	auto d = fs.mkdir(kRootIno, "new", 0777, caller);
 	ASSERT_TRUE(d.ok()) << d.error().toString();
@@ -126,7 +128,7 @@ TEST_F(FilesystemTest, MkdirRmdirAndNotEmpty)
 
 TEST_F(FilesystemTest, SymlinksAsS3fsStoresThem)
 {
-	Filesystem fs(store_, options_);
+	Filesystem fs(store_, pool_, options_);
 	auto l = fs.symlink("../target/file", kRootIno, "link", Caller{ 1, 2, 022 });
 	ASSERT_TRUE(l.ok()) << l.error().toString();
 	auto stored = store_.contents("link");
@@ -138,7 +140,7 @@ TEST_F(FilesystemTest, SymlinksAsS3fsStoresThem)
 	ASSERT_TRUE(fs.readdir(kRootIno).ok());
 	EXPECT_EQ(*fs.readlink(l->ino), "../target/file");
 
-	Filesystem again(store_, options_);
+	Filesystem again(store_, pool_, options_);
 	ASSERT_TRUE(again.readdir(kRootIno).ok()); /* seen in a listing first, then looked up */
 	auto found = again.lookup(kRootIno, "link");
 	ASSERT_TRUE(found.ok());
@@ -149,7 +151,7 @@ TEST_F(FilesystemTest, SymlinksAsS3fsStoresThem)
 TEST_F(FilesystemTest, ChmodChownUtimensKeepOtherMetadata)
 {
 	put("f", "data", { { "user-key", "kept" } });
-	Filesystem fs(store_, options_);
+	Filesystem fs(store_, pool_, options_);
 	auto f = fs.lookup(kRootIno, "f");
 	ASSERT_TRUE(f.ok());
 	SetAttrRequest req;
@@ -184,7 +186,7 @@ TEST_F(FilesystemTest, ChmodChownUtimensKeepOtherMetadata)
 TEST_F(FilesystemTest, ForgetReleasesInodesButKeepsRoot)
 {
 	put("a");
-	Filesystem fs(store_, options_);
+	Filesystem fs(store_, pool_, options_);
 	auto a = fs.lookup(kRootIno, "a");
 	std::size_t before = fs.inodeCount();
 	fs.forget(a->ino, 1);
@@ -196,7 +198,7 @@ TEST_F(FilesystemTest, ForgetReleasesInodesButKeepsRoot)
 
 TEST_F(FilesystemTest, StoreErrorsComeBackAsErrno)
 {
-	Filesystem fs(store_, options_);
+	Filesystem fs(store_, pool_, options_);
 	store_.failNext(FakeObjectStore::Op::List, EACCES);
 	EXPECT_EQ(fs.lookup(kRootIno, "x").error().code(), EACCES);
 	store_.failNext(FakeObjectStore::Op::Put, EIO);
@@ -207,7 +209,7 @@ TEST_F(FilesystemTest, StoreErrorsComeBackAsErrno)
 TEST_F(FilesystemTest, ChangesByOtherClientsShowAfterTheTimeout)
 {
 	put("f", "one");
-	Filesystem fs(store_, options_);
+	Filesystem fs(store_, pool_, options_);
 	auto f = fs.lookup(kRootIno, "f");
 	put("f", "longer content");
 	EXPECT_EQ(fs.getattr(f->ino)->attributes.size, 14u);

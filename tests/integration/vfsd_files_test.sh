@@ -1,0 +1,93 @@
+#!/bin/bash
+# File contents through a real vfsd mount on both servers (run under with-servers.sh),
+# every result checked through the mount, against a local copy, and with boto3.
+#   vfsd_files_test.sh VFSD_BINARY
+set -u
+VFSD=${1:?usage: vfsd_files_test.sh VFSD_BINARY}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/vfs-files.XXXXXX")
+pid=""
+passed=0 failed=0
+check() {
+  if "${@:2}"; then passed=$((passed + 1)); echo "ok - $1"
+  else failed=$((failed + 1)); echo "not ok - $1"; fi
+}
+cleanup() {
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
+  for m in "$work"/*/mnt; do grep -q " $m " /proc/mounts && umount -l "$m"; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+s3() { python3 "$HERE/servers/s3check.py" "$@"; }
+sha() { sha256sum < "$1" | cut -d' ' -f1; }
+same() { test "$(sha "$1")" = "$(sha "$2")"; }
+in_bucket() { test "$(s3 sha256 "$bucket" "$1")" = "$(sha "$2")"; }
+
+start_vfsd() {
+  "$VFSD" --config "$conf" 2>>"$dir/vfsd.log" &
+  pid=$!
+  for _ in $(seq 100); do grep -q " $mnt fuse.vfs " /proc/mounts && return 0; sleep 0.1; done
+  return 1
+}
+stop_vfsd() { kill -TERM "$pid"; wait "$pid"; local s=$?; pid=""; return $s; }
+
+for server in rgw s3rver; do
+  case $server in
+    rgw) endpoint=$RGW_ENDPOINT key=$RGW_ACCESS_KEY_ID secret=$RGW_SECRET_ACCESS_KEY ;;
+    s3rver) endpoint=$S3RVER_ENDPOINT key=$S3RVER_ACCESS_KEY_ID secret=$S3RVER_SECRET_ACCESS_KEY ;;
+  esac
+  export S3_ENDPOINT=$endpoint AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_DEFAULT_REGION=us-east-1
+  dir=$work/$server mnt=$dir/mnt bucket=files-$server conf=$dir/files.conf
+  mkdir -p "$mnt"
+  s3 mb "$bucket" >/dev/null
+  head -c 3000001 /dev/urandom > "$dir/boto"
+  s3 put "$bucket" from-boto "$dir/boto" >/dev/null
+  cat > "$conf" <<CONF
+bucket = $bucket
+endpoint = $endpoint
+path_style = true
+access_key_id = $key
+secret_access_key = $secret
+mountpoint = $mnt
+bus = none
+part_size = 8M
+chunk_size = 64M
+CONF
+  chmod 600 "$conf"
+  check "$server: mounted" start_vfsd
+
+  check "$server: reads an object boto3 wrote" cmp -s "$dir/boto" "$mnt/from-boto"
+  echo hello > "$mnt/small.txt"
+  check "$server: small file, visible to boto3 after close" test "$(s3 get "$bucket" small.txt /dev/stdout)" = hello
+  check "$server: ...with s3fs metadata (mode 0100644)" bash -c "python3 '$HERE/servers/s3check.py' head $bucket small.txt | grep -q '\"mode\": \"33188\"'"
+
+  head -c $((40 << 20)) /dev/urandom > "$dir/big"
+  check "$server: 40 MiB cp (multipart from pool memory)" cp "$dir/big" "$mnt/big"
+  check "$server: ...reads back through the mount" same "$dir/big" "$mnt/big"
+  check "$server: ...boto3 reads the same bytes" in_bucket big "$dir/big"
+
+  printf 'PATCHED!' | dd of="$mnt/big" bs=1 seek=20000000 conv=notrunc status=none
+  printf 'PATCHED!' | dd of="$dir/big" bs=1 seek=20000000 conv=notrunc status=none
+  check "$server: 8-byte patch in the middle (part copy or its fallback)" in_bucket big "$dir/big"
+
+  echo more >> "$mnt/small.txt"
+  check "$server: append" test "$(s3 get "$bucket" small.txt /dev/stdout | tr '\n' '|')" = "hello|more|"
+  truncate -s 3 "$mnt/small.txt"
+  check "$server: truncate down" test "$(s3 get "$bucket" small.txt /dev/stdout)" = hel
+  truncate -s 6 "$mnt/small.txt"
+  printf 'hel\0\0\0' > "$dir/expect6"
+  check "$server: truncate up reads zeros, not old bytes" in_bucket small.txt "$dir/expect6"
+  : > "$mnt/big"
+  check "$server: O_TRUNC empties the object" test "$(s3 head "$bucket" big | python3 -c 'import json,sys; print(json.load(sys.stdin)["ContentLength"])')" = 0
+
+  head -c 1234567 /dev/urandom > "$dir/sparse"
+  dd if="$dir/sparse" of="$mnt/sparse" bs=4096 status=none
+  check "$server: 4 KiB writes" in_bucket sparse "$dir/sparse"
+  check "$server: SIGTERM: exit 0" stop_vfsd
+  check "$server: remount" start_vfsd
+  check "$server: contents survive a remount" same "$dir/sparse" "$mnt/sparse"
+  check "$server: SIGTERM again: exit 0" stop_vfsd
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
