@@ -257,25 +257,43 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 	return out;
 }
 
-Result<Attr> Filesystem::mkdir(Ino parent, std::string_view name, std::uint32_t permissions, const Caller &caller)
+Result<Filesystem::Node> Filesystem::newChild(Ino parent, std::string_view name, FileType type,
+					      std::uint32_t permissions, const Caller &caller)
 {
-	auto existing = lookup(parent, name);
-	if (existing)
-		return Error(EEXIST, "exists");
-	if (existing.error().code() != ENOENT)
-		return existing.error();
+	if (!isValidName(name))
+		return Error(name.size() > kMaxNameBytes ? ENAMETOOLONG : EINVAL, "not a valid name");
 	auto p = node(parent);
 	if (!p)
 		return p.error();
+	if (!isDir(**p))
+		return Error(ENOTDIR, "not a directory");
+	std::string key = childKey(**p, name);
+	if (key.size() + 1 > kMaxKeyBytes)
+		return Error(ENAMETOOLONG, "path longer than S3's 1024-byte key limit");
+	/* Probe, not lookup(): the kernel gets no entry for a name that exists. */
+	auto existing = probe(key);
+	if (!existing)
+		return existing.error();
+	if (*existing)
+		return Error(EEXIST, "exists");
 
 	Node n;
-	n.key = childKey(**p, name) + "/";
-	n.dirMarker = true;
-	n.attributes.type = FileType::Directory;
+	n.key = type == FileType::Directory ? key + "/" : key;
+	n.attributes.type = type;
 	n.attributes.permissions = permissions & ~caller.umask & 07777;
 	n.attributes.uid = caller.uid;
 	n.attributes.gid = caller.gid;
 	n.attributes.mtime = n.attributes.atime = n.attributes.ctime = now();
+	return n;
+}
+
+Result<Attr> Filesystem::mkdir(Ino parent, std::string_view name, std::uint32_t permissions, const Caller &caller)
+{
+	auto prepared = newChild(parent, name, FileType::Directory, permissions, caller);
+	if (!prepared)
+		return prepared.error();
+	Node &n = *prepared;
+	n.dirMarker = true;
 	PutOptions put;
 	put.metadata = toMetadata(n.attributes);
 	put.contentType = std::string(kDirectoryContentType);
@@ -346,21 +364,11 @@ Result<void> Filesystem::unlink(Ino parent, std::string_view name)
 
 Result<Attr> Filesystem::symlink(std::string_view target, Ino parent, std::string_view name, const Caller &caller)
 {
-	auto existing = lookup(parent, name);
-	if (existing)
-		return Error(EEXIST, "exists");
-	if (existing.error().code() != ENOENT)
-		return existing.error();
-	auto p = node(parent);
-	if (!p)
-		return p.error();
-
-	Node n;
-	n.key = childKey(**p, name);
-	n.attributes.type = FileType::Symlink;
-	n.attributes.permissions = 0777;
-	n.attributes.uid = caller.uid;
-	n.attributes.gid = caller.gid;
+	/* Symlinks are 0777 whatever the umask, as on every Linux filesystem. */
+	auto prepared = newChild(parent, name, FileType::Symlink, 0777, Caller{ caller.uid, caller.gid, 0 });
+	if (!prepared)
+		return prepared.error();
+	Node &n = *prepared;
 	n.attributes.size = target.size();
 	n.attributes.mtime = n.attributes.atime = n.attributes.ctime = now();
 	PutOptions put;
@@ -543,17 +551,10 @@ Result<Attr> Filesystem::create(Ino parent, std::string_view name, std::uint32_t
 	}
 	if (existing.error().code() != ENOENT)
 		return existing.error();
-	auto p = node(parent);
-	if (!p)
-		return p.error();
-
-	Node n;
-	n.key = childKey(**p, name);
-	n.attributes.type = FileType::Regular;
-	n.attributes.permissions = permissions & ~caller.umask & 07777;
-	n.attributes.uid = caller.uid;
-	n.attributes.gid = caller.gid;
-	n.attributes.mtime = n.attributes.atime = n.attributes.ctime = now();
+	auto prepared = newChild(parent, name, FileType::Regular, permissions, caller);
+	if (!prepared)
+		return prepared.error();
+	Node &n = *prepared;
 	/* The object exists from now on, empty: other clients see the name, close() fills it. */
 	n.metadata = toMetadata(n.attributes);
 	PutOptions put;

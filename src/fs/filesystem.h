@@ -147,6 +147,9 @@ private:
 	void dropChild(Ino parent, std::string_view name);
 	Result<bool> directoryEmpty(const std::string &prefix);
 	Result<void> storeMetadata(Node &n);
+	/* A node for a new child @name of @parent: EEXIST if the name is taken, without counting a lookup. */
+	Result<Node> newChild(Ino parent, std::string_view name, FileType type, std::uint32_t permissions,
+			      const Caller &caller);
 	/* The FileData of regular file @n, made on first use. */
 	Result<std::shared_ptr<FileData>> fileData(const std::shared_ptr<Node> &n);
 	Result<std::uint64_t> upload(const std::shared_ptr<Node> &n);

@@ -110,11 +110,17 @@ TEST_F(FilesystemTest, MkdirRmdirAndNotEmpty)
 	ASSERT_TRUE(marker.has_value());
 	EXPECT_EQ(marker->metadata.at("mode"), std::to_string(040755));
 	EXPECT_EQ(marker->contentType, std::string(kDirectoryContentType));
+	std::size_t inodes = fs.inodeCount();
 	EXPECT_EQ(fs.mkdir(kRootIno, "new", 0777, caller).error().code(), EEXIST);
+	EXPECT_EQ(fs.symlink("t", kRootIno, "new", caller).error().code(), EEXIST);
+	fs.forget(d->ino, 1); /* the kernel's one reference, from mkdir */
+	EXPECT_EQ(fs.inodeCount(), inodes - 1) << "a refused mkdir must not count a lookup";
 
 	put("new/file");
 	EXPECT_EQ(fs.rmdir(kRootIno, "new").error().code(), ENOTEMPTY);
-	ASSERT_TRUE(fs.unlink(d->ino, "file").ok());
+	auto again = fs.lookup(kRootIno, "new");
+	ASSERT_TRUE(again.ok());
+	ASSERT_TRUE(fs.unlink(again->ino, "file").ok());
 	EXPECT_FALSE(store_.object("new/file").has_value());
 	ASSERT_TRUE(fs.rmdir(kRootIno, "new").ok());
 	EXPECT_FALSE(store_.object("new/").has_value());
