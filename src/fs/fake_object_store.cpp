@@ -1,4 +1,5 @@
 // FakeObjectStore: S3's listing, ETag, metadata, conditional and multipart rules over a std::map.
+#include "common/text.h"
 #include "fs/fake_object_store.h"
 
 #include <algorithm>
@@ -21,18 +22,6 @@ Digest md5(std::span<const std::byte> data)
 	/* MD5 cannot fail for an in-memory buffer; a zero digest would show in tests. */
 	EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_md5(), nullptr);
 	return d;
-}
-
-std::string hex(std::span<const unsigned char> bytes)
-{
-	static const char digits[] = "0123456789abcdef";
-	std::string s;
-	s.reserve(bytes.size() * 2);
-	for (unsigned char b : bytes) {
-		s += digits[b >> 4];
-		s += digits[b & 0xf];
-	}
-	return s;
 }
 
 std::string quoted(std::string_view s)
@@ -76,7 +65,7 @@ std::string encodeToken(char kind, const std::string &item)
 {
 	std::string raw(1, kind);
 	raw += item;
-	return hex(std::span(reinterpret_cast<const unsigned char *>(raw.data()), raw.size()));
+	return vfs::toHex(std::span(reinterpret_cast<const unsigned char *>(raw.data()), raw.size()));
 }
 
 std::optional<std::pair<char, std::string>> decodeToken(std::string_view token)
@@ -412,7 +401,7 @@ Result<std::string> FakeObjectStore::put(const std::string &key, std::span<const
 		return *e;
 	/* Hash and copy outside the lock: other threads' calls go on meanwhile. */
 	auto data = std::make_shared<const Bytes>(body.begin(), body.end());
-	std::string etag = quoted(hex(md5(body)));
+	std::string etag = quoted(vfs::toHex(md5(body)));
 	Metadata metadata = normalized(options.metadata);
 
 	std::lock_guard lock(mutex_);
@@ -458,7 +447,7 @@ Result<std::string> FakeObjectStore::copy(const std::string &sourceKey, const st
 	Object copied;
 	copied.data = source.data;
 	/* CopyObject gives even a multipart source a plain MD5 ETag. */
-	copied.etag = quoted(hex(md5(*source.data)));
+	copied.etag = quoted(vfs::toHex(md5(*source.data)));
 	copied.lastModified = now();
 	if (mode == MetadataMode::Keep) {
 		copied.contentType = source.contentType;
@@ -520,7 +509,7 @@ Result<std::string> FakeObjectStore::uploadPart(const std::string &key, const st
 	if (auto e = enter(Op::UploadPart, key))
 		return *e;
 	auto data = std::make_shared<const Bytes>(body.begin(), body.end());
-	std::string etag = quoted(hex(md5(body)));
+	std::string etag = quoted(vfs::toHex(md5(body)));
 
 	std::lock_guard lock(mutex_);
 	auto it = uploads_.find(uploadId);
@@ -567,7 +556,7 @@ Result<std::string> FakeObjectStore::uploadPartCopy(const std::string &key, cons
 
 	/* The part's ETag is the MD5 of its bytes; hash outside the lock. */
 	auto slice = std::span<const std::byte>(*data).subspan(offset, length);
-	std::string etag = quoted(hex(md5(slice)));
+	std::string etag = quoted(vfs::toHex(md5(slice)));
 
 	std::lock_guard lock(mutex_);
 	auto up = uploads_.find(uploadId);
@@ -618,7 +607,7 @@ Result<std::string> FakeObjectStore::completeUpload(const std::string &key, cons
 		Digest d = md5(slice);
 		digests.insert(digests.end(), d.begin(), d.end());
 	}
-	std::string etag = quoted(hex(md5(std::as_bytes(std::span(digests)))) + "-" + std::to_string(chosen.size()));
+	std::string etag = quoted(vfs::toHex(md5(std::as_bytes(std::span(digests)))) + "-" + std::to_string(chosen.size()));
 
 	Object o;
 	o.data = std::move(data);

@@ -163,7 +163,7 @@ void Filesystem::dropChild(Ino parent, std::string_view name)
 	children_.erase(child);
 }
 
-Result<Attr> Filesystem::lookup(Ino parent, std::string_view name)
+Result<std::string> Filesystem::childKeyOf(Ino parent, std::string_view name) const
 {
 	if (!isValidName(name))
 		return Error(name.size() > kMaxNameBytes ? ENAMETOOLONG : EINVAL, "not a valid name");
@@ -175,6 +175,15 @@ Result<Attr> Filesystem::lookup(Ino parent, std::string_view name)
 	std::string key = childKey(**p, name);
 	if (key.size() + 1 > kMaxKeyBytes)
 		return Error(ENAMETOOLONG, "path longer than S3's 1024-byte key limit");
+	return key;
+}
+
+Result<Attr> Filesystem::lookup(Ino parent, std::string_view name)
+{
+	auto childKeyResult = childKeyOf(parent, name);
+	if (!childKeyResult)
+		return childKeyResult.error();
+	const std::string &key = *childKeyResult;
 
 	auto probed = probe(key);
 	if (!probed)
@@ -260,16 +269,10 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 Result<Filesystem::Node> Filesystem::newChild(Ino parent, std::string_view name, FileType type,
 					      std::uint32_t permissions, const Caller &caller)
 {
-	if (!isValidName(name))
-		return Error(name.size() > kMaxNameBytes ? ENAMETOOLONG : EINVAL, "not a valid name");
-	auto p = node(parent);
-	if (!p)
-		return p.error();
-	if (!isDir(**p))
-		return Error(ENOTDIR, "not a directory");
-	std::string key = childKey(**p, name);
-	if (key.size() + 1 > kMaxKeyBytes)
-		return Error(ENAMETOOLONG, "path longer than S3's 1024-byte key limit");
+	auto childKeyResult = childKeyOf(parent, name);
+	if (!childKeyResult)
+		return childKeyResult.error();
+	const std::string &key = *childKeyResult;
 	/* Probe, not lookup(): the kernel gets no entry for a name that exists. */
 	auto existing = probe(key);
 	if (!existing)

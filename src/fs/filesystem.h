@@ -138,6 +138,8 @@ private:
 	Result<std::shared_ptr<Node>> node(Ino ino) const;
 	/* The child's key under @parent: "a/b/" + name (+ "/" for a directory prefix). */
 	static std::string childKey(const Node &parent, std::string_view name);
+	/* childKey() after checking the name, that @parent is a directory, and S3's key length. */
+	Result<std::string> childKeyOf(Ino parent, std::string_view name) const;
 	/* Asks the store what @key is: an object, a directory (marker or implied), or nothing. */
 	Result<std::optional<Node>> probe(const std::string &fileKey);
 	/* Records @probed as the child @name of @parent (reusing its inode if known). */
