@@ -404,6 +404,70 @@ Result<std::string> Filesystem::readlink(Ino ino)
 	return target;
 }
 
+Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent, std::string_view newName,
+			       bool noReplace)
+{
+	auto fromKey = childKeyOf(parent, name);
+	if (!fromKey)
+		return fromKey.error();
+	auto toKey = childKeyOf(newParent, newName);
+	if (!toKey)
+		return toKey.error();
+	if (*fromKey == *toKey)
+		return {};
+
+	auto source = probe(*fromKey);
+	if (!source)
+		return source.error();
+	if (!*source)
+		return Error(ENOENT, "no such file or directory");
+	if ((*source)->attributes.type == FileType::Directory)
+		return Error(EXDEV, "directory rename is not supported yet");
+	auto target = probe(*toKey);
+	if (!target)
+		return target.error();
+	if (*target) {
+		if (noReplace)
+			return Error(EEXIST, "target exists");
+		if ((*target)->attributes.type == FileType::Directory)
+			return Error(EISDIR, "target is a directory");
+	}
+
+	/* Unsaved data goes up first, so the copy carries it. */
+	std::shared_ptr<Node> moving = known(parent, name, false);
+	if (moving) {
+		auto sent = upload(moving);
+		if (!sent)
+			return sent.error();
+	}
+	auto copied = store_.copy(*fromKey, *toKey, MetadataMode::Keep, PutOptions{});
+	if (!copied)
+		return copied.error();
+	auto removed = store_.remove(*fromKey);
+	if (!removed)
+		return removed.error();
+
+	std::lock_guard lock(mutex_);
+	children_.erase(std::pair(newParent, std::string(newName)));
+	auto child = children_.find(std::pair(parent, std::string(name)));
+	if (child != children_.end()) {
+		Ino ino = child->second;
+		children_.erase(child);
+		children_[std::pair(newParent, std::string(newName))] = ino;
+		if (auto it = nodes_.find(ino); it != nodes_.end()) {
+			Node &n = *it->second;
+			n.parent = newParent;
+			n.name = std::string(newName);
+			n.key = *toKey;
+			n.etag = *copied;
+			/* An open file's data is bound to the old key: reopened from the new one on next use. */
+			if (n.data && !n.data->dirty())
+				n.data.reset();
+		}
+	}
+	return {};
+}
+
 Result<void> Filesystem::storeMetadata(Node &n)
 {
 	/* Keep every other metadata entry (xattrs, other tools' keys): read, change, write back. */

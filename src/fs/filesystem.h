@@ -94,6 +94,13 @@ public:
 	Result<void> unlink(Ino parent, std::string_view name);
 	Result<Attr> symlink(std::string_view target, Ino parent, std::string_view name, const Caller &caller);
 	Result<std::string> readlink(Ino ino);
+	/*
+	 * Files and symlinks: a server-side copy then a delete (not atomic: see
+	 * docs/SEMANTICS.md). @noReplace: EEXIST if @newName exists. Directories:
+	 * EXDEV for now, so mv(1) falls back to copying the tree itself.
+	 */
+	Result<void> rename(Ino parent, std::string_view name, Ino newParent, std::string_view newName,
+			    bool noReplace);
 	StatFs statfs() const;
 
 	/*

@@ -2,6 +2,7 @@
 #include "fuse/adapter.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -192,6 +193,20 @@ void opSymlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char
 	});
 }
 
+void opRename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newParent, const char *newName,
+	      unsigned int flags)
+{
+	guarded(req, [&] {
+		if (flags & ~RENAME_NOREPLACE) {
+			/* RENAME_EXCHANGE, RENAME_WHITEOUT: nothing S3 can do atomically. */
+			fuse_reply_err(req, EINVAL);
+			return;
+		}
+		auto r = context(req).filesystem.rename(parent, name, newParent, newName, flags & RENAME_NOREPLACE);
+		fuse_reply_err(req, r.ok() ? 0 : r.error().code());
+	});
+}
+
 void opLink(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char *)
 {
 	/* Objects cannot share a key: hard links are refused (docs/SEMANTICS.md). */
@@ -370,6 +385,7 @@ const struct fuse_lowlevel_ops &operations()
 		o.rmdir = opRmdir;
 		o.symlink = opSymlink;
 		o.link = opLink;
+		o.rename = opRename;
 		o.opendir = opOpendir;
 		o.readdir = opReaddir;
 		o.releasedir = opReleasedir;

@@ -83,6 +83,17 @@ CONF
   head -c 1234567 /dev/urandom > "$dir/sparse"
   dd if="$dir/sparse" of="$mnt/sparse" bs=4096 status=none
   check "$server: 4 KiB writes" in_bucket sparse "$dir/sparse"
+  mv "$mnt/small.txt" "$mnt/renamed.txt"
+  check "$server: mv a file" bash -c "test -f '$mnt/renamed.txt' && ! test -e '$mnt/small.txt'"
+  check "$server: ...the bucket agrees" in_bucket renamed.txt "$dir/expect6"
+  check "$server: ...old key gone" bash -c "! python3 '$HERE/servers/s3check.py' head $bucket small.txt >/dev/null 2>&1"
+  # An editor's save: write a temporary file, rename it over the original.
+  printf 'saved by an editor\n' > "$mnt/.renamed.txt.swp" && mv -f "$mnt/.renamed.txt.swp" "$mnt/renamed.txt"
+  check "$server: rename over an existing file" test "$(s3 get "$bucket" renamed.txt /dev/stdout)" = "saved by an editor"
+  mkdir -p "$mnt/tree/sub" && echo leaf > "$mnt/tree/sub/leaf"
+  check "$server: mv of a directory (EXDEV: mv copies the tree)" mv "$mnt/tree" "$mnt/moved-tree"
+  check "$server: ...contents moved" test "$(cat "$mnt/moved-tree/sub/leaf")" = leaf
+  check "$server: ...old tree gone from the bucket" bash -c "! python3 '$HERE/servers/s3check.py' head $bucket tree/sub/leaf >/dev/null 2>&1"
   check "$server: SIGTERM: exit 0" stop_vfsd
   check "$server: remount" start_vfsd
   check "$server: contents survive a remount" same "$dir/sparse" "$mnt/sparse"

@@ -1,6 +1,8 @@
 // Filesystem namespace operations against the fake bucket: lookups, listings, directories, attributes.
 #include "fs/filesystem.h"
 
+#include <fcntl.h>
+
 #include <gtest/gtest.h>
 
 #include "fs/fake_object_store.h"
@@ -187,6 +189,48 @@ TEST_F(FilesystemTest, ChmodChownUtimensKeepOtherMetadata)
 	ASSERT_TRUE(fs.setattr(f->ino, trunc).ok());
 	EXPECT_EQ(store_.contents("f")->size(), 0u);
 	EXPECT_EQ(store_.object("f")->metadata.at("user-key"), "kept");
+}
+
+TEST_F(FilesystemTest, RenameFilesByCopyAndDelete)
+{
+	put("a.txt", "alpha", { { "mode", "33152" } });
+	put("b.txt", "beta");
+	put("d/x", "x");
+	Filesystem fs(store_, pool_, options_);
+	auto a = fs.lookup(kRootIno, "a.txt");
+	auto d = fs.lookup(kRootIno, "d");
+	ASSERT_TRUE(a.ok() && d.ok());
+
+	ASSERT_TRUE(fs.rename(kRootIno, "a.txt", d->ino, "moved.txt", false).ok());
+	EXPECT_FALSE(store_.contents("a.txt").has_value());
+	auto moved = store_.object("d/moved.txt");
+	ASSERT_TRUE(moved.has_value());
+	EXPECT_EQ(moved->metadata.at("mode"), "33152"); /* metadata travels with the copy */
+	auto again = fs.lookup(d->ino, "moved.txt");
+	ASSERT_TRUE(again.ok());
+	EXPECT_EQ(again->ino, a->ino); /* the same inode, under its new name */
+	EXPECT_EQ(fs.lookup(kRootIno, "a.txt").error().code(), ENOENT);
+
+	EXPECT_EQ(fs.rename(d->ino, "moved.txt", kRootIno, "b.txt", true).error().code(), EEXIST);
+	ASSERT_TRUE(fs.rename(d->ino, "moved.txt", kRootIno, "b.txt", false).ok());
+	EXPECT_EQ(std::string(reinterpret_cast<const char *>(store_.contents("b.txt")->data()), 5), "alpha");
+	EXPECT_EQ(fs.rename(kRootIno, "d", kRootIno, "e", false).error().code(), EXDEV);
+	EXPECT_EQ(fs.rename(kRootIno, "nope", kRootIno, "e", false).error().code(), ENOENT);
+	EXPECT_EQ(fs.rename(kRootIno, "b.txt", kRootIno, "d", false).error().code(), EISDIR);
+}
+
+TEST_F(FilesystemTest, RenameUploadsUnsavedDataFirst)
+{
+	Filesystem fs(store_, pool_, options_);
+	auto f = fs.create(kRootIno, "draft", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(f.ok());
+	std::string text = "unsaved words";
+	ASSERT_TRUE(fs.write(f->ino, 0, bytesOf(text)).ok());
+	ASSERT_TRUE(fs.rename(kRootIno, "draft", kRootIno, "final", false).ok());
+	auto stored = store_.contents("final");
+	ASSERT_TRUE(stored.has_value());
+	EXPECT_EQ(std::string(reinterpret_cast<const char *>(stored->data()), stored->size()), text);
+	ASSERT_TRUE(fs.release(f->ino).ok());
 }
 
 TEST_F(FilesystemTest, ForgetReleasesInodesButKeepsRoot)
