@@ -122,13 +122,10 @@ S3Result<HttpResponse> S3Client::send(HttpRequest request, const TransferOptions
 		return {};
 	};
 	ErrorCodeFunction errorCode = [embedded](const HttpResponse &r) -> std::string {
-		if (r.status >= 200 && r.status < 300) {
-			if (embedded == Embedded::Maybe)
-				if (auto e = embeddedError(r.body))
-					return e->code;
-			return {};
-		}
-		return S3Error::fromResponse(r).code;
+		if (embedded == Embedded::Maybe && r.status >= 200 && r.status < 300)
+			if (auto e = embeddedError(r.body))
+				return e->code;
+		return sniffS3ErrorCode(r);
 	};
 
 	auto response = performWithRetry(transport_, request, transfer, retry_, resign, errorCode);

@@ -5,6 +5,8 @@
 #include <array>
 #include <thread>
 
+#include "s3/xml.h"
+
 namespace vfs::s3 {
 
 namespace {
@@ -94,14 +96,8 @@ std::string sniffS3ErrorCode(const HttpResponse &response)
 {
 	if (response.status >= 200 && response.status < 300)
 		return {};
-	const std::string_view body = response.body;
-	const std::size_t start = body.find("<Code>");
-	if (start == std::string_view::npos)
-		return {};
-	const std::size_t end = body.find("</Code>", start);
-	if (end == std::string_view::npos)
-		return {};
-	return std::string(body.substr(start + 6, end - start - 6));
+	auto error = parseErrorDocument(response.body, response.status);
+	return error ? error->code : std::string();
 }
 
 Result<HttpResponse> performWithRetry(HttpTransport &transport, const HttpRequest &request,

@@ -76,10 +76,7 @@ using ResignFunction = std::function<Result<void>(HttpRequest &request)>;
 /* The S3 error code in a response ("" if none). */
 using ErrorCodeFunction = std::function<std::string(const HttpResponse &response)>;
 
-/*
- * A stand-in until the XML error parser is wired in: the text of the first
- * <Code> element of a non-2xx body, "" otherwise.
- */
+/* The <Code> of a non-2xx answer's S3 error document (hardened XML parse), "" if it has none. */
 std::string sniffS3ErrorCode(const HttpResponse &response);
 
 /*
