@@ -586,18 +586,35 @@ Result<Attr> Filesystem::setattr(Ino ino, const SetAttrRequest &request)
 	return Attr{ ino, copy.attributes, isDir(copy) ? 2u : 1u };
 }
 
+Result<std::shared_ptr<FileData>> Filesystem::fileDataLocked(Node &n)
+{
+	if (n.attributes.type != FileType::Regular)
+		return Error(isDir(n) ? EISDIR : EINVAL, "not a regular file");
+	if (!n.data) {
+		std::optional<BaseObject> base;
+		if (!n.etag.empty())
+			base = BaseObject{ n.attributes.size, n.etag };
+		n.data = std::make_shared<FileData>(pool_, store_, n.ino, n.key, base, options_.fileData);
+	}
+	return n.data;
+}
+
 Result<std::shared_ptr<FileData>> Filesystem::fileData(const std::shared_ptr<Node> &n)
 {
 	std::lock_guard lock(mutex_);
-	if (n->attributes.type != FileType::Regular)
-		return Error(isDir(*n) ? EISDIR : EINVAL, "not a regular file");
-	if (!n->data) {
-		std::optional<BaseObject> base;
-		if (!n->etag.empty())
-			base = BaseObject{ n->attributes.size, n->etag };
-		n->data = std::make_shared<FileData>(pool_, store_, n->ino, n->key, base, options_.fileData);
-	}
-	return n->data;
+	return fileDataLocked(*n);
+}
+
+Result<std::pair<std::shared_ptr<Filesystem::Node>, std::shared_ptr<FileData>>> Filesystem::fileOf(Ino ino)
+{
+	std::lock_guard lock(mutex_);
+	auto it = nodes_.find(ino);
+	if (it == nodes_.end())
+		return Error(ESTALE, "unknown inode " + std::to_string(ino));
+	auto data = fileDataLocked(*it->second);
+	if (!data)
+		return data.error();
+	return std::pair(it->second, std::move(*data));
 }
 
 Result<Attr> Filesystem::create(Ino parent, std::string_view name, std::uint32_t permissions, int flags,
@@ -664,29 +681,24 @@ Result<void> Filesystem::open(Ino ino, int flags)
 
 Result<std::size_t> Filesystem::read(Ino ino, std::uint64_t offset, std::span<std::byte> into)
 {
-	auto n = node(ino);
-	if (!n)
-		return n.error();
-	auto data = fileData(*n);
-	if (!data)
-		return data.error();
-	return (*data)->read(offset, into);
+	auto file = fileOf(ino);
+	if (!file)
+		return file.error();
+	return file->second->read(offset, into);
 }
 
 Result<std::size_t> Filesystem::write(Ino ino, std::uint64_t offset, std::span<const std::byte> bytes)
 {
-	auto n = node(ino);
-	if (!n)
-		return n.error();
-	auto data = fileData(*n);
-	if (!data)
-		return data.error();
-	auto r = (*data)->write(offset, bytes);
+	auto file = fileOf(ino);
+	if (!file)
+		return file.error();
+	auto &[n, data] = *file;
+	auto r = data->write(offset, bytes);
 	if (!r)
 		return r.error();
 	std::lock_guard lock(mutex_);
-	(*n)->attributes.size = (*data)->size();
-	(*n)->attributes.mtime = (*n)->attributes.ctime = now();
+	n->attributes.size = data->size();
+	n->attributes.mtime = n->attributes.ctime = now();
 	return bytes.size();
 }
 

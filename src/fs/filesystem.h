@@ -161,6 +161,9 @@ private:
 			      const Caller &caller);
 	/* The FileData of regular file @n, made on first use. */
 	Result<std::shared_ptr<FileData>> fileData(const std::shared_ptr<Node> &n);
+	Result<std::shared_ptr<FileData>> fileDataLocked(Node &n); /* mutex_ held */
+	/* Inode @ino and its FileData under one lock: every FUSE read and write asks. */
+	Result<std::pair<std::shared_ptr<Node>, std::shared_ptr<FileData>>> fileOf(Ino ino);
 	Result<std::uint64_t> upload(const std::shared_ptr<Node> &n);
 
 	ObjectStore &store_;
