@@ -9,12 +9,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/vfs-fuse-session.XXXXXX")
 mnt=$work/mnt
 mkdir "$mnt"
 pid=""
-passed=0 failed=0
-
-check() {   # check NAME CMD...: one assertion
-  if "${@:2}"; then passed=$((passed + 1)); echo "ok - $1"
-  else failed=$((failed + 1)); echo "not ok - $1"; fi
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 mounted() { grep -q " $mnt fuse.vfs " /proc/mounts; }
 wait_for() {  # wait_for CMD...: up to 10 s
   for _ in $(seq 100); do "$@" && return 0; sleep 0.1; done
@@ -56,5 +52,4 @@ kill -TERM "$pid"; wait "$pid"; status=$?; pid=""
 check "clean exit after recovery" test "$status" = 0
 check "nothing left mounted" bash -c "! grep -q ' $mnt ' /proc/mounts"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -7,11 +7,8 @@ VFSD=${1:?usage: vfsd_files_test.sh VFSD_BINARY}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/vfs-files.XXXXXX")
 pid=""
-passed=0 failed=0
-check() {
-  if "${@:2}"; then passed=$((passed + 1)); echo "ok - $1"
-  else failed=$((failed + 1)); echo "not ok - $1"; fi
-}
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 cleanup() {
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null
   for m in "$work"/*/mnt; do grep -q " $m " /proc/mounts && umount -l "$m"; done
@@ -100,5 +97,4 @@ CONF
   check "$server: SIGTERM again: exit 0" stop_vfsd
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary
