@@ -118,7 +118,13 @@ int runMount(const Config &config)
 		say("could not upload every file before stopping: " + flushed.error().toString());
 		return kExitFailure;
 	}
-	say("uploaded " + std::to_string(*flushed) + " bytes; unmounting " + config.mountpoint);
+	auto totals = filesystem.metrics();
+	say("uploaded " + std::to_string(*flushed) + " bytes at stop; session totals: " +
+	    std::to_string(totals.bytesUploaded) + " bytes uploaded, " + std::to_string(totals.bytesCopied) +
+	    " bytes copied server-side, " + std::to_string(totals.puts) + " PUTs, " +
+	    std::to_string(totals.uploadParts) + " parts, " + std::to_string(totals.uploadPartCopies) +
+	    " part copies, " + std::to_string(totals.flushErrors) + " failed uploads; unmounting " +
+	    config.mountpoint);
 	return kExitOk;
 }
 

@@ -714,7 +714,27 @@ Result<std::uint64_t> Filesystem::upload(const std::shared_ptr<Node> &n)
 		metadata = n->metadata;
 		storeAttributes(n->attributes, metadata);
 	}
+	{
+		std::lock_guard lock(metricsMutex_);
+		++metrics_.uploadsInFlight;
+	}
 	auto stats = data->flush(metadata);
+	{
+		std::lock_guard lock(metricsMutex_);
+		--metrics_.uploadsInFlight;
+		if (!stats) {
+			++metrics_.flushErrors;
+		} else if (stats->uploaded) {
+			++metrics_.flushes;
+			metrics_.puts += stats->puts;
+			metrics_.uploadParts += stats->uploadParts;
+			metrics_.uploadPartCopies += stats->uploadPartCopies;
+			metrics_.copyFallbacks += stats->copyFallbacks;
+			metrics_.bytesUploaded += stats->bytesUploaded;
+			metrics_.bytesCopied += stats->bytesCopied;
+			metrics_.bytesFetched += stats->bytesFetched;
+		}
+	}
 	if (!stats)
 		return stats.error();
 	std::lock_guard lock(mutex_);
@@ -777,6 +797,12 @@ Result<std::uint64_t> Filesystem::flushAll()
 StatFs Filesystem::statfs() const
 {
 	return StatFs{};
+}
+
+FsMetrics Filesystem::metrics() const
+{
+	std::lock_guard lock(metricsMutex_);
+	return metrics_;
 }
 
 std::size_t Filesystem::inodeCount() const

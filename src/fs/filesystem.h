@@ -61,6 +61,20 @@ struct Dirent {
 	Attr attr;
 };
 
+/* Upload totals since the mount (vfsd's stop line, D-Bus properties, tests). */
+struct FsMetrics {
+	std::uint64_t uploadsInFlight = 0; /* files being uploaded right now */
+	std::uint64_t flushes = 0;         /* uploads that sent at least one request */
+	std::uint64_t flushErrors = 0;     /* uploads that failed (the data stayed dirty) */
+	std::uint64_t puts = 0;
+	std::uint64_t uploadParts = 0;
+	std::uint64_t uploadPartCopies = 0;
+	std::uint64_t copyFallbacks = 0;
+	std::uint64_t bytesUploaded = 0;   /* body bytes sent by PUT and UploadPart */
+	std::uint64_t bytesCopied = 0;     /* bytes made server-side by UploadPartCopy */
+	std::uint64_t bytesFetched = 0;    /* base bytes fetched to assemble uploads */
+};
+
 struct StatFs {
 	std::uint64_t blockSize = 4096;
 	std::uint64_t blocks = std::uint64_t(1) << 40; /* S3 has no capacity: show 4 PiB, all free */
@@ -123,6 +137,7 @@ public:
 	const FilesystemOptions &options() const { return options_; }
 	/* Inodes currently known (for tests and metrics). */
 	std::size_t inodeCount() const;
+	FsMetrics metrics() const;
 
 private:
 	struct Node {
@@ -169,6 +184,10 @@ private:
 	ObjectStore &store_;
 	pool::BlockPool &pool_;
 	FilesystemOptions options_;
+
+	/* Lock order: mutex_ is never held while a FileData lock is taken for I/O. */
+	mutable std::mutex metricsMutex_; /* a leaf: nothing is locked under it */
+	FsMetrics metrics_;               /* guarded by metricsMutex_ */
 
 	mutable std::mutex mutex_;
 	Ino nextIno_ = kRootIno + 1;                                     /* guarded by mutex_ */

@@ -268,3 +268,29 @@ TEST_F(FilesystemTest, ChangesByOtherClientsShowAfterTheTimeout)
 }
 
 } /* namespace */
+
+TEST_F(FilesystemTest, MetricsCountUploadsAndFailures)
+{
+	Filesystem fs(store_, pool_, options_);
+	auto f = fs.create(kRootIno, "counted", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(f.ok());
+	std::string text(1000, 'm');
+	ASSERT_TRUE(fs.write(f->ino, 0, bytesOf(text)).ok());
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	auto m = fs.metrics();
+	EXPECT_EQ(m.flushes, 1u);
+	EXPECT_EQ(m.puts, 1u);
+	EXPECT_EQ(m.bytesUploaded, 1000u);
+	EXPECT_EQ(m.uploadsInFlight, 0u);
+	EXPECT_EQ(m.flushErrors, 0u);
+
+	ASSERT_TRUE(fs.write(f->ino, 0, bytesOf("changed")).ok());
+	store_.failNext(FakeObjectStore::Op::Put, EIO);
+	EXPECT_FALSE(fs.flush(f->ino).ok());
+	m = fs.metrics();
+	EXPECT_EQ(m.flushErrors, 1u);
+	EXPECT_EQ(m.flushes, 1u);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	EXPECT_EQ(fs.metrics().bytesUploaded, 2000u);
+	ASSERT_TRUE(fs.release(f->ino).ok());
+}
