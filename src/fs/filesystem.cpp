@@ -1,7 +1,11 @@
 // The filesystem's semantics over a bucket: inodes, names, attributes, directories.
 #include "fs/filesystem.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <thread>
+
 #include <fcntl.h>
 
 #include "fs/names.h"
@@ -214,6 +218,16 @@ void Filesystem::forget(Ino ino, std::uint64_t count)
 	nodes_.erase(it);
 }
 
+void Filesystem::addLookup(Ino ino)
+{
+	if (ino == kRootIno)
+		return;
+	std::lock_guard lock(mutex_);
+	auto it = nodes_.find(ino);
+	if (it != nodes_.end())
+		++it->second->lookups;
+}
+
 Result<Attr> Filesystem::getattr(Ino ino)
 {
 	auto n = node(ino);
@@ -243,6 +257,7 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 		return Error(ENOTDIR, "not a directory");
 
 	std::vector<Dirent> out;
+	std::vector<std::shared_ptr<Node>> nodes;
 	DirectoryReader reader(store_, (*d)->key, options_.skipLog);
 	while (!reader.done()) {
 		auto entries = reader.next();
@@ -255,15 +270,81 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 				Node probed;
 				probed.key = e.key;
 				probed.etag = e.etag;
-				/* Listings carry no metadata: the first stat() asks HEAD for the real attributes. */
+				/* Listings carry no metadata: a HEAD below (or the first stat()) gives the real attributes. */
 				probed.attributes = fromObject(e.size, e.lastModified, {}, directory, options_.defaults);
 				n = remember(dir, e.name, std::move(probed), false);
 				n->fresh = SteadyClock::now();
 			}
-			out.push_back({ e.name, Attr{ n->ino, n->attributes, directory ? 2u : 1u } });
+			nodes.push_back(n);
+			out.push_back({ e.name, Attr{ n->ino, n->attributes, directory ? 2u : 1u }, true });
 		}
 	}
+
+	std::vector<std::pair<std::shared_ptr<Node>, Dirent *>> stale;
+	{
+		std::lock_guard lock(mutex_);
+		auto current = SteadyClock::now();
+		for (std::size_t i = 0; i < out.size(); ++i) {
+			/* An open file's own view is the truth; a fresh node was HEADed lately. */
+			if (nodes[i]->data || nodes[i]->fresh > current)
+				out[i].attr.attributes = nodes[i]->attributes;
+			else
+				stale.emplace_back(nodes[i], &out[i]);
+		}
+	}
+	for (auto &[n, e] : stale)
+		e->complete = false;
+	if (options_.listMetadataRequests > 0 && !stale.empty())
+		fillMetadata(stale);
 	return out;
+}
+
+void Filesystem::fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Dirent *>> &entries)
+{
+	std::atomic<std::size_t> next{ 0 };
+	auto work = [&] {
+		for (std::size_t i = next++; i < entries.size(); i = next++) {
+			auto &[n, entry] = entries[i];
+			std::string key;
+			bool directory;
+			{
+				std::lock_guard lock(mutex_);
+				key = n->key;
+				directory = isDir(*n);
+			}
+			/* A directory's attributes live on its marker "name/", if there is one. */
+			auto head = store_.head(key);
+			if (!head && !(directory && head.error().code() == ENOENT))
+				continue; /* gone, or the store failed: stat() will ask again */
+			std::lock_guard lock(mutex_);
+			if (n->data || n->key != key)
+				continue;
+			if (head) {
+				Attributes attributes = fromObject(head->size, head->lastModified, head->metadata,
+								   directory, options_.defaults);
+				/* An object that says it is something else: leave it to stat()'s full probe. */
+				if (attributes.type != n->attributes.type)
+					continue;
+				n->attributes = attributes;
+				n->etag = head->etag;
+				n->metadata = head->metadata;
+				n->dirMarker = directory;
+			} else {
+				n->dirMarker = false;
+			}
+			n->fresh = SteadyClock::now() + options_.attrTimeout;
+			entry->attr.attributes = n->attributes;
+			entry->complete = true;
+		}
+	};
+	std::size_t threads = std::min<std::size_t>(options_.listMetadataRequests, entries.size());
+	std::vector<std::thread> pool;
+	pool.reserve(threads - 1);
+	for (std::size_t t = 1; t < threads; ++t)
+		pool.emplace_back(work);
+	work();
+	for (auto &t : pool)
+		t.join();
 }
 
 Result<Filesystem::Node> Filesystem::newChild(Ino parent, std::string_view name, FileType type,

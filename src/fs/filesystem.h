@@ -31,6 +31,13 @@ struct FilesystemOptions {
 	std::chrono::milliseconds attrTimeout{ 1000 };
 	/* Called for every key a listing skips (invalid names, shadowed objects). */
 	SkipLog skipLog;
+	/*
+	 * Listings carry no user metadata (mode, owner, mtime): readdir() asks
+	 * HEAD for the entries it has no fresh attributes for, this many at once,
+	 * so `ls -l` shows stored attributes without one round trip per name.
+	 * 0: no HEADs (stat() asks later).
+	 */
+	unsigned listMetadataRequests = 16;
 };
 
 /* What stat() shows for an inode. */
@@ -59,6 +66,8 @@ struct SetAttrRequest {
 struct Dirent {
 	std::string name;
 	Attr attr;
+	/* False: attributes from the listing only (no HEAD yet); the kernel must not cache them. */
+	bool complete = true;
 };
 
 /* Upload totals since the mount (vfsd's stop line, D-Bus properties, tests). */
@@ -100,6 +109,8 @@ public:
 	Result<Attr> lookup(Ino parent, std::string_view name);
 	/* The kernel dropped @count references to @ino. */
 	void forget(Ino ino, std::uint64_t count);
+	/* The kernel took a reference to @ino without a lookup (an entry of readdirplus). */
+	void addLookup(Ino ino);
 	Result<Attr> getattr(Ino ino);
 	Result<Attr> setattr(Ino ino, const SetAttrRequest &request);
 	Result<std::vector<Dirent>> readdir(Ino dir);
@@ -170,6 +181,8 @@ private:
 	std::shared_ptr<Node> known(Ino parent, std::string_view name, bool directory) const;
 	void dropChild(Ino parent, std::string_view name);
 	Result<bool> directoryEmpty(const std::string &prefix);
+	/* HEADs @entries' objects (and directory markers) in parallel and records what they say. */
+	void fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Dirent *>> &entries);
 	Result<void> storeMetadata(Node &n);
 	/* A node for a new child @name of @parent: EEXIST if the name is taken, without counting a lookup. */
 	Result<Node> newChild(Ino parent, std::string_view name, FileType type, std::uint32_t permissions,

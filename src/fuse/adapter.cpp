@@ -255,6 +255,42 @@ void opReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fu
 	});
 }
 
+void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	guarded(req, [&] {
+		auto *handle = reinterpret_cast<DirHandle *>(fi->fh);
+		auto &filesystem = context(req).filesystem;
+		std::vector<char> buf(size);
+		std::size_t used = 0;
+		/* Offsets as in opReaddir. The kernel counts a lookup for every entry but "." and "..". */
+		for (off_t i = off; i < static_cast<off_t>(handle->entries.size()) + 2; ++i) {
+			struct fuse_entry_param e {};
+			const char *name;
+			const fs::Dirent *entry = nullptr;
+			if (i < 2) {
+				e.attr.st_ino = ino;
+				e.attr.st_mode = S_IFDIR;
+				name = i == 0 ? "." : "..";
+			} else {
+				entry = &handle->entries[static_cast<std::size_t>(i - 2)];
+				e.ino = entry->attr.ino;
+				e.attr = toStat(entry->attr);
+				e.entry_timeout = timeoutOf(req);
+				/* Attributes from the listing alone: let stat() ask for the stored ones. */
+				e.attr_timeout = entry->complete ? timeoutOf(req) : 0.0;
+				name = entry->name.c_str();
+			}
+			std::size_t n = fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e, i + 1);
+			if (n > size - used)
+				break;
+			used += n;
+			if (entry)
+				filesystem.addLookup(entry->attr.ino);
+		}
+		fuse_reply_buf(req, buf.data(), used);
+	});
+}
+
 void opReleasedir(fuse_req_t req, fuse_ino_t, struct fuse_file_info *fi)
 {
 	delete reinterpret_cast<DirHandle *>(fi->fh);
@@ -388,6 +424,7 @@ const struct fuse_lowlevel_ops &operations()
 		o.rename = opRename;
 		o.opendir = opOpendir;
 		o.readdir = opReaddir;
+		o.readdirplus = opReaddirplus;
 		o.releasedir = opReleasedir;
 		o.statfs = opStatfs;
 		o.create = opCreate;

@@ -294,3 +294,56 @@ TEST_F(FilesystemTest, MetricsCountUploadsAndFailures)
 	EXPECT_EQ(fs.metrics().bytesUploaded, 2000u);
 	ASSERT_TRUE(fs.release(f->ino).ok());
 }
+
+TEST_F(FilesystemTest, ReaddirFetchesStoredAttributesInParallelOnce)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	for (int i = 0; i < 40; ++i)
+		put("d/f" + std::to_string(i), "abc", Metadata{ { "mode", std::to_string(0100600) }, { "uid", "42" } });
+	put("d/marked/", "", Metadata{ { "mode", std::to_string(040700) } });
+	put("d/implicit/x");
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "d");
+	ASSERT_TRUE(dir.ok());
+	store_.resetStats();
+	auto entries = fs.readdir(dir->ino);
+	ASSERT_TRUE(entries.ok()) << entries.error().toString();
+	ASSERT_EQ(entries->size(), 42u);
+	for (const auto &e : *entries) {
+		EXPECT_TRUE(e.complete) << e.name;
+		if (e.name == "marked")
+			EXPECT_EQ(e.attr.attributes.permissions, 0700u);
+		else if (e.name == "implicit")
+			EXPECT_EQ(e.attr.attributes.type, FileType::Directory);
+		else {
+			EXPECT_EQ(e.attr.attributes.permissions, 0600u) << e.name;
+			EXPECT_EQ(e.attr.attributes.uid, 42u) << e.name;
+		}
+	}
+	/* One HEAD per entry (the implicit directory's marker HEAD says 404)... */
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::Head].calls, 42u);
+	/* ...and stat() within the TTL asks nothing more; neither does a second listing's metadata. */
+	for (const auto &e : *entries)
+		ASSERT_TRUE(fs.getattr(e.attr.ino).ok());
+	ASSERT_TRUE(fs.readdir(dir->ino).ok());
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::Head].calls, 42u);
+}
+
+TEST_F(FilesystemTest, ReaddirWithoutMetadataRequestsMarksEntriesIncomplete)
+{
+	options_.listMetadataRequests = 0;
+	put("e/f", "abc", Metadata{ { "mode", std::to_string(0100600) } });
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "e");
+	ASSERT_TRUE(dir.ok());
+	store_.resetStats();
+	auto entries = fs.readdir(dir->ino);
+	ASSERT_TRUE(entries.ok());
+	ASSERT_EQ(entries->size(), 1u);
+	EXPECT_FALSE(entries->front().complete);
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::Head].calls, 0u);
+	/* stat() then finds the stored mode. */
+	auto attr = fs.getattr(entries->front().attr.ino);
+	ASSERT_TRUE(attr.ok());
+	EXPECT_EQ(attr->attributes.permissions, 0600u);
+}
