@@ -162,7 +162,7 @@ void Filesystem::dropChild(Ino parent, std::string_view name)
 		return;
 	auto it = nodes_.find(child->second);
 	/* The inode lives on while the kernel holds references (an unlinked open file). */
-	if (it != nodes_.end() && it->second->lookups == 0 && !it->second->data)
+	if (it != nodes_.end() && !referenced(*it->second))
 		nodes_.erase(it);
 	children_.erase(child);
 }
@@ -210,12 +210,32 @@ void Filesystem::forget(Ino ino, std::uint64_t count)
 		return;
 	Node &n = *it->second;
 	n.lookups = count >= n.lookups ? 0 : n.lookups - count;
-	if (n.lookups > 0 || n.data)
+	dropIfUnreferenced(ino);
+}
+
+void Filesystem::dropIfUnreferenced(Ino ino)
+{
+	auto it = nodes_.find(ino);
+	if (ino == kRootIno || it == nodes_.end() || referenced(*it->second))
 		return;
+	Node &n = *it->second;
 	auto child = children_.find(std::pair(n.parent, n.name));
 	if (child != children_.end() && child->second == ino)
 		children_.erase(child);
 	nodes_.erase(it);
+}
+
+void Filesystem::releaseListing(const std::vector<Dirent> &entries)
+{
+	std::lock_guard lock(mutex_);
+	for (const Dirent &e : entries) {
+		auto it = nodes_.find(e.attr.ino);
+		if (it == nodes_.end())
+			continue;
+		if (it->second->listings > 0)
+			--it->second->listings;
+		dropIfUnreferenced(e.attr.ino);
+	}
 }
 
 void Filesystem::addLookup(Ino ino)
@@ -261,20 +281,13 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 	DirectoryReader reader(store_, (*d)->key, options_.skipLog);
 	while (!reader.done()) {
 		auto entries = reader.next();
-		if (!entries)
+		if (!entries) {
+			releaseListing(out);
 			return entries.error();
+		}
 		for (DirEntry &e : *entries) {
 			bool directory = e.type == EntryType::Directory;
-			std::shared_ptr<Node> n = known(dir, e.name, directory);
-			if (!n) {
-				Node probed;
-				probed.key = e.key;
-				probed.etag = e.etag;
-				/* Listings carry no metadata: a HEAD below (or the first stat()) gives the real attributes. */
-				probed.attributes = fromObject(e.size, e.lastModified, {}, directory, options_.defaults);
-				n = remember(dir, e.name, std::move(probed), false);
-				n->fresh = SteadyClock::now();
-			}
+			std::shared_ptr<Node> n = listed(dir, e);
 			nodes.push_back(n);
 			out.push_back({ e.name, Attr{ n->ino, n->attributes, directory ? 2u : 1u }, true });
 		}
@@ -297,6 +310,33 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 	if (options_.listMetadataRequests > 0 && !stale.empty())
 		fillMetadata(stale);
 	return out;
+}
+
+std::shared_ptr<Filesystem::Node> Filesystem::listed(Ino dir, const DirEntry &e)
+{
+	bool directory = e.type == EntryType::Directory;
+	std::lock_guard lock(mutex_);
+	auto child = children_.find(std::pair(dir, e.name));
+	if (child != children_.end()) {
+		auto it = nodes_.find(child->second);
+		if (it != nodes_.end() && isDir(*it->second) == directory) {
+			++it->second->listings;
+			return it->second;
+		}
+	}
+	auto n = std::make_shared<Node>();
+	n->ino = nextIno_++;
+	n->parent = dir;
+	n->name = e.name;
+	n->key = e.key;
+	n->etag = e.etag;
+	/* Listings carry no metadata: a HEAD (fillMetadata, or the first stat()) gives the real attributes. */
+	n->attributes = fromObject(e.size, e.lastModified, {}, directory, options_.defaults);
+	n->fresh = SteadyClock::now();
+	n->listings = 1;
+	nodes_[n->ino] = n;
+	children_[std::pair(dir, e.name)] = n->ino;
+	return n;
 }
 
 void Filesystem::fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Dirent *>> &entries)

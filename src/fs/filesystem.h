@@ -113,7 +113,10 @@ public:
 	void addLookup(Ino ino);
 	Result<Attr> getattr(Ino ino);
 	Result<Attr> setattr(Ino ino, const SetAttrRequest &request);
+	/* Lists @dir. Its entries stay known until releaseListing() (an open directory handle). */
 	Result<std::vector<Dirent>> readdir(Ino dir);
+	/* The directory handle that held @entries is closed: inodes nobody references go. */
+	void releaseListing(const std::vector<Dirent> &entries);
 	Result<Attr> mkdir(Ino parent, std::string_view name, std::uint32_t permissions, const Caller &caller);
 	Result<void> rmdir(Ino parent, std::string_view name);
 	Result<void> unlink(Ino parent, std::string_view name);
@@ -164,10 +167,15 @@ private:
 		std::shared_ptr<FileData> data; /* while open, or holding unsaved data */
 		unsigned opens = 0;
 		std::uint64_t lookups = 0;
+		unsigned listings = 0; /* open directory handles whose listing names this inode */
 		std::chrono::steady_clock::time_point fresh;
 	};
 
 	static bool isDir(const Node &n) { return n.attributes.type == FileType::Directory; }
+	/* Whether anything still needs inode @n: the kernel, an open listing, or unsaved data. */
+	static bool referenced(const Node &n) { return n.lookups > 0 || n.listings > 0 || n.data; }
+	/* Forgets @ino (and its name) if nothing references it. Needs mutex_. */
+	void dropIfUnreferenced(Ino ino);
 	Result<std::shared_ptr<Node>> node(Ino ino) const;
 	/* The child's key under @parent: "a/b/" + name (+ "/" for a directory prefix). */
 	static std::string childKey(const Node &parent, std::string_view name);
@@ -177,6 +185,8 @@ private:
 	Result<std::optional<Node>> probe(const std::string &fileKey);
 	/* Records @probed as the child @name of @parent (reusing its inode if known). */
 	std::shared_ptr<Node> remember(Ino parent, std::string_view name, Node probed, bool countLookup);
+	/* The node for listed entry @e of @dir, counted as listed: the known one if of the same kind, else a new one. */
+	std::shared_ptr<Node> listed(Ino dir, const DirEntry &e);
 	/* The known child @name of @parent, if it is (still) of the same kind. */
 	std::shared_ptr<Node> known(Ino parent, std::string_view name, bool directory) const;
 	void dropChild(Ino parent, std::string_view name);

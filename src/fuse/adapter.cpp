@@ -224,6 +224,8 @@ void opOpendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->fh = reinterpret_cast<std::uint64_t>(handle.get());
 		if (fuse_reply_open(req, fi) == 0)
 			handle.release();
+		else
+			context(req).filesystem.releaseListing(handle->entries);
 	});
 }
 
@@ -293,7 +295,8 @@ void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struc
 
 void opReleasedir(fuse_req_t req, fuse_ino_t, struct fuse_file_info *fi)
 {
-	delete reinterpret_cast<DirHandle *>(fi->fh);
+	std::unique_ptr<DirHandle> handle(reinterpret_cast<DirHandle *>(fi->fh));
+	context(req).filesystem.releaseListing(handle->entries);
 	fuse_reply_err(req, 0);
 }
 

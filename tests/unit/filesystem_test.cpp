@@ -347,3 +347,27 @@ TEST_F(FilesystemTest, ReaddirWithoutMetadataRequestsMarksEntriesIncomplete)
 	ASSERT_TRUE(attr.ok());
 	EXPECT_EQ(attr->attributes.permissions, 0600u);
 }
+
+TEST_F(FilesystemTest, ClosedListingsForgetInodesNobodyHolds)
+{
+	for (int i = 0; i < 30; ++i)
+		put("l/f" + std::to_string(i));
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "l");
+	ASSERT_TRUE(dir.ok());
+	std::size_t before = fs.inodeCount();
+	auto first = fs.readdir(dir->ino);
+	auto second = fs.readdir(dir->ino);
+	ASSERT_TRUE(first.ok() && second.ok());
+	EXPECT_EQ(fs.inodeCount(), before + 30);
+	/* The kernel took one entry (readdirplus); closing one listing keeps the other's. */
+	fs.addLookup(first->front().attr.ino);
+	fs.releaseListing(*first);
+	EXPECT_EQ(fs.inodeCount(), before + 30);
+	EXPECT_EQ((*second)[5].attr.ino, (*first)[5].attr.ino);
+	fs.releaseListing(*second);
+	EXPECT_EQ(fs.inodeCount(), before + 1);
+	ASSERT_TRUE(fs.getattr(first->front().attr.ino).ok());
+	fs.forget(first->front().attr.ino, 1);
+	EXPECT_EQ(fs.inodeCount(), before);
+}
