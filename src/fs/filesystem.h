@@ -225,7 +225,10 @@ private:
 	pool::BlockPool &pool_;
 	FilesystemOptions options_;
 
-	/* Lock order: mutex_ is never held while a FileData lock is taken for I/O. */
+	/*
+	 * Lock order: a Node's writeGate, then FileData's locks; mutex_ is never
+	 * held while either is taken for I/O.
+	 */
 	mutable std::mutex metricsMutex_; /* a leaf: nothing is locked under it */
 	FsMetrics metrics_;               /* guarded by metricsMutex_ */
 

@@ -8,6 +8,8 @@ AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).
   s3check.py get BUCKET KEY FILE
   s3check.py sha256 BUCKET KEY          prints the hex SHA-256 of the object's bytes
   s3check.py head BUCKET KEY            prints the HeadObject answer as JSON (with Metadata)
+  s3check.py xattrs BUCKET KEY          one "NAME=VALUE" line per extended attribute s3fs-style
+                                        (x-amz-meta-xattr: percent-encoded {"name":"base64",...})
   s3check.py ls BUCKET [PREFIX] [--json]  one "SIZE<TAB>ETAG<TAB>KEY" line per object
   s3check.py mb BUCKET
   s3check.py rb BUCKET [--force]        --force first deletes every object and upload
@@ -16,10 +18,12 @@ Exits 0 on success; on any error prints "s3check: ..." to stderr and exits 1 (2 
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import os
 import sys
+import urllib.parse
 
 try:
     import boto3
@@ -97,6 +101,20 @@ def cmd_head(s3, args):
     print(json.dumps(answer, default=str, sort_keys=True, indent=1))
 
 
+def cmd_xattrs(s3, args):
+    encoded = s3.head_object(Bucket=args.bucket, Key=args.key).get("Metadata", {}).get("xattr")
+    if encoded is None:
+        return
+    text = urllib.parse.unquote(encoded)
+    try:
+        pairs = json.loads(text)
+    except ValueError as e:
+        raise Failure(f"x-amz-meta-xattr is not JSON after percent-decoding: {text!r}") from e
+    for name in sorted(pairs):
+        value = base64.b64decode(pairs[name], validate=True)
+        print(f"{name}={value.decode('utf-8', 'backslashreplace')}")
+
+
 def list_objects(s3, bucket, prefix=""):
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         yield from page.get("Contents", [])
@@ -164,7 +182,8 @@ def parser():
 
     for name, run, text in (("get", cmd_get, "download BUCKET/KEY to FILE"),
                             ("sha256", cmd_sha256, "print the SHA-256 of BUCKET/KEY"),
-                            ("head", cmd_head, "print HeadObject of BUCKET/KEY as JSON")):
+                            ("head", cmd_head, "print HeadObject of BUCKET/KEY as JSON"),
+                            ("xattrs", cmd_xattrs, "print the s3fs-style extended attributes of BUCKET/KEY")):
         c = sub.add_parser(name, help=text)
         c.add_argument("bucket")
         c.add_argument("key")

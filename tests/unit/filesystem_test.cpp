@@ -447,6 +447,27 @@ TEST_F(FilesystemTest, RenameDirectoryStopsAtAFailedCopyAndDeletesNothing)
 	EXPECT_EQ(fs.lookup(kRootIno, "moved").error().code(), ENOENT);
 }
 
+TEST_F(FilesystemTest, RenameDirectoryWhoseDeleteFailsLeavesBothTreesWhole)
+{
+	for (int i = 0; i < 5; ++i)
+		put("t/f" + std::to_string(i), "v");
+	Filesystem fs(store_, pool_, options_);
+	store_.failNext(FakeObjectStore::Op::RemoveMany, EIO);
+	auto r = fs.rename(kRootIno, "t", kRootIno, "u", false);
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code(), EIO);
+	EXPECT_EQ(keysUnder("t/").size(), 5u);
+	EXPECT_EQ(keysUnder("u/").size(), 5u);
+	/* A new key past S3's limit is refused before anything is copied. */
+	store_.resetStats();
+	std::string longName(250, 'n');
+	auto made = fs.mkdir(kRootIno, longName, 0755, Caller{});
+	ASSERT_TRUE(made.ok());
+	put(longName + "/" + std::string(250, 'a') + "/" + std::string(250, 'b') + "/" + std::string(250, 'c') + "/" + std::string(20, 'd'));
+	EXPECT_EQ(fs.rename(kRootIno, longName, kRootIno, longName + "x", false).error().code(), ENAMETOOLONG);
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::Copy].calls, 0u);
+}
+
 TEST_F(FilesystemTest, RenameOverAnOpenFileReplacesItAndKeepsItsReaders)
 {
 	put("new.txt", "the new contents");
