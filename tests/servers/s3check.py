@@ -5,6 +5,7 @@ The endpoint is --endpoint or $S3_ENDPOINT; credentials and region come from the
 AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).
 
   s3check.py put BUCKET KEY FILE [--single] [--part-size MIB] [--meta K=V ...] [--content-type T]
+  s3check.py putdir BUCKET PREFIX DIR   every file under DIR as PREFIX + its relative path (8 at a time)
   s3check.py get BUCKET KEY FILE
   s3check.py sha256 BUCKET KEY          prints the hex SHA-256 of the object's bytes
   s3check.py head BUCKET KEY            prints the HeadObject answer as JSON (with Metadata)
@@ -19,6 +20,7 @@ Exits 0 on success; on any error prints "s3check: ..." to stderr and exits 1 (2 
 
 import argparse
 import base64
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -78,6 +80,22 @@ def cmd_put(s3, args):
     part = args.part_size << 20
     transfer = boto3.s3.transfer.TransferConfig(multipart_threshold=part, multipart_chunksize=part)
     s3.upload_file(args.file, args.bucket, args.key, ExtraArgs=extra, Config=transfer)
+
+
+def cmd_putdir(s3, args):
+    files = []
+    for root, _, names in os.walk(args.dir):
+        for name in names:
+            path = os.path.join(root, name)
+            files.append((path, args.prefix + os.path.relpath(path, args.dir)))
+
+    def upload(item):
+        with open(item[0], "rb") as f:
+            s3.put_object(Bucket=args.bucket, Key=item[1], Body=f.read())
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        for done in pool.map(upload, files):
+            pass
 
 
 def cmd_get(s3, args):
@@ -179,6 +197,12 @@ def parser():
     c.add_argument("--meta", action="append", metavar="K=V", help="user metadata (x-amz-meta-K)")
     c.add_argument("--content-type")
     c.set_defaults(run=cmd_put)
+
+    c = sub.add_parser("putdir", help="upload a directory tree under PREFIX")
+    c.add_argument("bucket")
+    c.add_argument("prefix")
+    c.add_argument("dir")
+    c.set_defaults(run=cmd_putdir)
 
     for name, run, text in (("get", cmd_get, "download BUCKET/KEY to FILE"),
                             ("sha256", cmd_sha256, "print the SHA-256 of BUCKET/KEY"),
