@@ -660,6 +660,26 @@ Result<void> Filesystem::moveDirectory(Ino parent, std::string_view name, Ino ne
 			return Error(EFBIG, "'" + o.key + "' is over 5 GiB, past what one CopyObject can move");
 	}
 
+	bool hadMarker = !objects.empty() && objects.front().key == from;
+	/* An old s3fs directory object ("dir", no slash) holds the attributes: it becomes the marker. */
+	const std::string oldStyleKey = from.substr(0, from.size() - 1);
+	bool oldStyle = false;
+	Attributes markerAttributes = source.attributes;
+	Metadata markerMetadata = source.metadata;
+	if (!hadMarker) {
+		auto head = store_.head(oldStyleKey);
+		if (head) {
+			Attributes a = fromObject(head->size, head->lastModified, head->metadata, false, options_.defaults);
+			oldStyle = a.type == FileType::Directory;
+			if (oldStyle) {
+				markerAttributes = a;
+				markerMetadata = head->metadata;
+			}
+		} else if (head.error().code() != ENOENT) {
+			return head.error();
+		}
+	}
+
 	std::vector<std::string> etags(objects.size());
 	std::vector<char> done;
 	auto copied = forEachParallel(objects.size(), kDirectoryCopies, done, [&](std::size_t i) -> Result<void> {
@@ -680,14 +700,12 @@ Result<void> Filesystem::moveDirectory(Ino parent, std::string_view name, Ino ne
 		return copied.error();
 	}
 
-	bool hadMarker = !objects.empty() && objects.front().key == from;
-	bool oldStyle = !source.dirMarker && !source.etag.empty(); /* an s3fs "dir" object without the slash */
 	std::string markerEtag;
 	if (!hadMarker && (objects.empty() || replacing || oldStyle)) {
 		/* The destination must exist, with the source's attributes, not the replaced directory's. */
 		PutOptions put;
-		put.metadata = source.metadata;
-		storeAttributes(source.attributes, put.metadata);
+		put.metadata = markerMetadata;
+		storeAttributes(markerAttributes, put.metadata);
 		put.contentType = std::string(kDirectoryContentType);
 		auto etag = store_.put(to, {}, put);
 		if (!etag)
@@ -700,7 +718,7 @@ Result<void> Filesystem::moveDirectory(Ino parent, std::string_view name, Ino ne
 	for (const ListedObject &o : objects)
 		old.push_back(o.key);
 	if (oldStyle)
-		old.push_back(from.substr(0, from.size() - 1));
+		old.push_back(oldStyleKey);
 	auto removed = store_.removeMany(old);
 	if (!removed)
 		return removed.error();

@@ -425,6 +425,16 @@ TEST_F(FilesystemTest, RenameDirectoryFollowsPosixRules)
 	EXPECT_FALSE(store_.object("fuller/").has_value());
 	EXPECT_EQ(text(store_.contents("fuller/z")), "z");
 	EXPECT_FALSE(store_.object("full/z").has_value());
+
+	/* An old s3fs directory object ("olddir", no slash, S_IFDIR) becomes a marker at the new name. */
+	put("olddir", "", { { "mode", std::to_string(040750) } });
+	put("olddir/in", "i");
+	ASSERT_TRUE(fs.rename(kRootIno, "olddir", kRootIno, "newdir", false).ok());
+	EXPECT_FALSE(store_.object("olddir").has_value());
+	EXPECT_FALSE(store_.object("olddir/in").has_value());
+	ASSERT_TRUE(store_.object("newdir/").has_value());
+	EXPECT_EQ(store_.object("newdir/")->metadata.at("mode"), std::to_string(040750));
+	EXPECT_EQ(text(store_.contents("newdir/in")), "i");
 }
 
 TEST_F(FilesystemTest, RenameDirectoryStopsAtAFailedCopyAndDeletesNothing)
