@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <system_error>
 #include <thread>
 
 namespace vfs::fs {
@@ -283,6 +284,16 @@ void FileData::noteRead(std::uint64_t offset, std::uint64_t length)
 	const std::uint64_t ceiling = readaheadCeiling();
 
 	std::lock_guard ra(raMutex_);
+	/* Workers that returned are joined here, so threads never pile up. */
+	for (std::thread::id id : exited_) {
+		auto it = std::find_if(workers_.begin(), workers_.end(),
+				       [&](const std::thread &t) { return t.get_id() == id; });
+		if (it != workers_.end()) {
+			it->join();
+			workers_.erase(it);
+		}
+	}
+	exited_.clear();
 	/*
 	 * Sequential: starts where the last read ended, give or take a block,
 	 * because the kernel's own readahead sends several reads at once, so
@@ -314,18 +325,13 @@ void FileData::noteRead(std::uint64_t offset, std::uint64_t length)
 	if (first <= wanted)
 		queuedUpTo_ = wanted + 1;
 
-	/* Workers that returned are joined here, so threads never pile up. */
-	for (std::thread::id id : exited_) {
-		auto it = std::find_if(workers_.begin(), workers_.end(),
-				       [&](const std::thread &t) { return t.get_id() == id; });
-		if (it != workers_.end()) {
-			it->join();
-			workers_.erase(it);
-		}
-	}
-	exited_.clear();
 	while (running_ < config_.readThreads && running_ < queue_.size()) {
-		workers_.emplace_back(&FileData::prefetchLoop, this);
+		try {
+			workers_.emplace_back(&FileData::prefetchLoop, this);
+		} catch (const std::system_error &) {
+			/* No thread to be had: the reader fetches on demand instead. */
+			break;
+		}
 		++running_;
 	}
 }
