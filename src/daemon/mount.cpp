@@ -79,6 +79,8 @@ int runMount(const Config &config)
 	options.skipLog = [](const fs::SkippedKey &k) { say("skipping key: " + k.toString()); };
 	options.fileData.bucket = config.bucket;
 	options.fileData.partSize = config.partSize;
+	options.fileData.readaheadMax = config.readahead;
+	options.fileData.readThreads = config.readThreads;
 	pool::BlockPool pool(pool::PoolConfig{ config.chunkSize, config.memoryLimit });
 	fs::Filesystem filesystem(store, pool, options);
 

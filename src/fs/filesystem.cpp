@@ -1267,7 +1267,17 @@ Result<std::size_t> Filesystem::read(Ino ino, std::uint64_t offset, std::span<st
 	auto file = fileOf(ino);
 	if (!file)
 		return file.error();
-	return file->second->read(offset, into);
+	auto &[n, data] = *file;
+	auto r = data->read(offset, into);
+	/* The read may have switched to an object another client wrote: show its size and ETag. */
+	if (auto base = data->base()) {
+		std::lock_guard lock(mutex_);
+		if (n->data == data && base->etag != n->etag && !data->dirty()) {
+			n->etag = base->etag;
+			n->attributes.size = base->size;
+		}
+	}
+	return r;
 }
 
 Result<std::size_t> Filesystem::write(Ino ino, std::uint64_t offset, std::span<const std::byte> bytes)
@@ -1276,15 +1286,71 @@ Result<std::size_t> Filesystem::write(Ino ino, std::uint64_t offset, std::span<c
 	if (!file)
 		return file.error();
 	auto &[n, data] = *file;
+	/* Unlink waits for writes in progress before it pulls the contents in (keepContents). */
 	std::shared_lock gate(*n->writeGate);
-	auto r = data->write(offset, bytes);
-	if (!r)
-		return r.error();
+	std::size_t done = 0;
+	std::optional<Error> failure;
+	/* What to upload when the pool is full of dirty data: this file first, then the others, largest first. */
+	std::vector<std::shared_ptr<Node>> relief;
+	bool reliefListed = false;
+	std::size_t nextRelief = 0;
+	while (done < bytes.size()) {
+		auto r = data->write(offset + done, bytes.subspan(done));
+		if (r) {
+			/* A short count: the rest is retried and says why it stopped. */
+			done += *r;
+			continue;
+		}
+		if (r.error().code() != ENOBUFS) {
+			failure = r.error();
+			break;
+		}
+		if (!reliefListed) {
+			reliefListed = true;
+			relief.push_back(n);
+			std::vector<std::pair<std::uint64_t, std::shared_ptr<Node>>> others;
+			{
+				std::lock_guard lock(mutex_);
+				for (auto &[otherIno, other] : nodes_)
+					if (other != n && other->data && !other->orphaned && other->data->dirty())
+						others.emplace_back(0, other);
+			}
+			for (auto &[bytesDirty, other] : others) {
+				std::shared_ptr<FileData> otherData;
+				{
+					std::lock_guard lock(mutex_);
+					otherData = other->data;
+				}
+				bytesDirty = otherData ? otherData->dirtyBytes() : 0;
+			}
+			std::stable_sort(others.begin(), others.end(),
+					 [](const auto &a, const auto &b) { return a.first > b.first; });
+			for (auto &entry : others)
+				relief.push_back(entry.second);
+		}
+		if (nextRelief == relief.size()) {
+			/* Nothing left to upload and still no room: the write cannot fit in memory_limit. */
+			failure = Error(ENOSPC, "memory_limit is full of unsaved data: " + r.error().message());
+			break;
+		}
+		/* Uploading releases the file's dirty blocks; then the write is retried. */
+		auto sent = upload(relief[nextRelief++]);
+		if (!sent) {
+			failure = Error(EIO, "no memory for the write, and uploading to make room failed: " +
+					     sent.error().message());
+			break;
+		}
+	}
 	gate.unlock();
-	std::lock_guard lock(mutex_);
-	n->attributes.size = data->size();
-	n->attributes.mtime = n->attributes.ctime = now();
-	return bytes.size();
+	if (done > 0) {
+		std::lock_guard lock(mutex_);
+		n->attributes.size = data->size();
+		n->attributes.mtime = n->attributes.ctime = now();
+	}
+	/* A short count when part was written: the caller retries the rest and gets the error then. */
+	if (done == 0 && failure)
+		return *failure;
+	return done;
 }
 
 Result<std::uint64_t> Filesystem::upload(const std::shared_ptr<Node> &n)
@@ -1347,6 +1413,8 @@ Result<void> Filesystem::release(Ino ino)
 	auto n = node(ino);
 	if (!n)
 		return n.error();
+	/* Declared before the lock, so destroyed after the unlock: it may wait for its readahead GETs. */
+	std::shared_ptr<FileData> last;
 	std::lock_guard lock(mutex_);
 	Node &cur = **n;
 	if (cur.opens > 0)
@@ -1355,13 +1423,13 @@ Result<void> Filesystem::release(Ino ino)
 		/* The last descriptor of an unlinked file: its contents go now. */
 		if (cur.data)
 			cur.data->discard();
-		cur.data.reset();
+		last = std::move(cur.data);
 		dropIfUnreferenced(cur.ino);
 		return {};
 	}
 	/* Unsaved data (a failed upload) stays for flushAll(); else the memory goes now. */
 	if (cur.opens == 0 && cur.data && !cur.data->dirty())
-		cur.data.reset();
+		last = std::move(cur.data);
 	return {};
 }
 

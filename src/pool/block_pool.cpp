@@ -140,6 +140,11 @@ bool BlockPool::removeDirty(InodeId inode, ChunkIndex chunk)
 
 Result<BlockHandle> BlockPool::insertClean(const ContentKey &key, std::vector<std::byte> bytes)
 {
+	return adoptClean(key, bytes);
+}
+
+Result<BlockHandle> BlockPool::adoptClean(const ContentKey &key, std::vector<std::byte> &bytes)
+{
 	{
 		std::lock_guard lock(cleanMutex_);
 		auto it = clean_.find(key);

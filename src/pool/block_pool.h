@@ -167,6 +167,8 @@ public:
 	 * returned (same key, same content). ENOBUFS if dirty data leaves no room.
 	 */
 	Result<BlockHandle> insertClean(const ContentKey &key, std::vector<std::byte> bytes);
+	/* As insertClean(), but @bytes is moved from only on success: on ENOBUFS the caller still has them. */
+	Result<BlockHandle> adoptClean(const ContentKey &key, std::vector<std::byte> &bytes);
 	/* The cached block @key, now the most recently used. */
 	std::optional<BlockHandle> getClean(const ContentKey &key);
 	bool removeClean(const ContentKey &key);

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+
 #include <gtest/gtest.h>
 
 #include "fs/fake_object_store.h"
@@ -760,4 +762,171 @@ TEST_F(FilesystemTest, AccessChecksModeBitsLikeTheKernel)
 	EXPECT_TRUE(fs.access(d->ino, X_OK, root).ok());
 	EXPECT_TRUE(fs.access(d->ino, R_OK | W_OK | X_OK, owner).ok());
 	EXPECT_EQ(fs.access(d->ino, X_OK, member).error().code(), EACCES);
+}
+
+namespace {
+
+std::vector<std::byte> filled(std::size_t n, std::uint32_t seed)
+{
+	std::vector<std::byte> out(n);
+	std::uint32_t x = seed * 2654435761u + 7;
+	for (std::byte &b : out) {
+		x = x * 1103515245u + 12345;
+		b = std::byte(x >> 24);
+	}
+	return out;
+}
+
+/* A pool of 4 MiB in 1 MiB chunks, and 1 MiB parts, so that files outgrow memory quickly. */
+class FilesystemPressureTest : public FilesystemTest
+{
+protected:
+	FilesystemPressureTest()
+	{
+		options_.fileData.partSize = 1 << 20;
+		options_.fileData.minPartSize = 1 << 20;
+		store_.setMinPartSize(1 << 20);
+	}
+
+	vfs::pool::BlockPool small_{ vfs::pool::PoolConfig{ 1 << 20, 4 << 20 } };
+};
+
+} /* namespace */
+
+TEST_F(FilesystemPressureTest, WriterLargerThanMemoryUploadsAlongTheWay)
+{
+	Filesystem fs(store_, small_, options_);
+	auto f = fs.create(kRootIno, "big", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(f.ok());
+	auto data = filled(13 << 20, 1); /* three times the memory limit and more */
+	const std::size_t step = 128 << 10;
+	for (std::size_t pos = 0; pos < data.size(); pos += step) {
+		auto w = fs.write(f->ino, pos, std::span(data).subspan(pos, step));
+		ASSERT_TRUE(w.ok()) << "at " << pos << ": " << w.error().toString();
+		ASSERT_EQ(*w, step);
+		ASSERT_LE(small_.metrics().dirtyBytes, std::size_t(4) << 20);
+	}
+	EXPECT_GE(fs.metrics().flushes, 3u); /* uploads made room on the way */
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	EXPECT_EQ(store_.contents("big"), data);
+}
+
+TEST_F(FilesystemPressureTest, OtherFilesAreUploadedLargestFirst)
+{
+	Filesystem fs(store_, small_, options_);
+	auto a = fs.create(kRootIno, "a", 0644, O_WRONLY, Caller{});
+	auto b = fs.create(kRootIno, "b", 0644, O_WRONLY, Caller{});
+	auto c = fs.create(kRootIno, "c", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+	auto small = filled(1 << 20, 2);
+	auto large = filled(3 << 20, 3);
+	ASSERT_EQ(*fs.write(a->ino, 0, small), small.size());
+	ASSERT_EQ(*fs.write(b->ino, 0, large), large.size());
+	/* The pool is full; c has nothing to upload, so b (the largest) goes first, and that is enough. */
+	auto more = filled(512 << 10, 4);
+	auto w = fs.write(c->ino, 0, more);
+	ASSERT_TRUE(w.ok()) << w.error().toString();
+	EXPECT_EQ(*w, more.size());
+	EXPECT_EQ(store_.contents("b"), large);
+	EXPECT_EQ(store_.contents("a")->size(), 0u); /* still only in memory */
+	for (Ino ino : { a->ino, b->ino, c->ino }) {
+		ASSERT_TRUE(fs.flush(ino).ok());
+		ASSERT_TRUE(fs.release(ino).ok());
+	}
+	EXPECT_EQ(store_.contents("a"), small);
+	EXPECT_EQ(store_.contents("c"), more);
+}
+
+TEST_F(FilesystemPressureTest, FailedUploadUnderPressureIsEioAndKeepsData)
+{
+	Filesystem fs(store_, small_, options_);
+	auto a = fs.create(kRootIno, "a", 0644, O_WRONLY, Caller{});
+	auto b = fs.create(kRootIno, "b", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(a.ok() && b.ok());
+	auto full = filled(4 << 20, 5);
+	ASSERT_EQ(*fs.write(a->ino, 0, full), full.size());
+	std::atomic<bool> broken{ true };
+	store_.setFaultHook([&](FakeObjectStore::Op op, const std::string &) {
+		bool upload = op == FakeObjectStore::Op::Put || op == FakeObjectStore::Op::CreateUpload;
+		return upload && broken.load() ? EIO : 0;
+	});
+	auto more = filled(256 << 10, 6);
+	auto w = fs.write(b->ino, 0, more);
+	ASSERT_FALSE(w.ok());
+	EXPECT_EQ(w.error().code(), EIO);
+	EXPECT_GE(fs.metrics().flushErrors, 1u);
+
+	/* Nothing was lost: once the store works again, everything arrives. */
+	broken = false;
+	ASSERT_TRUE(fs.flush(a->ino).ok());
+	EXPECT_EQ(store_.contents("a"), full);
+	w = fs.write(b->ino, 0, more);
+	ASSERT_TRUE(w.ok()) << w.error().toString();
+	ASSERT_TRUE(fs.flush(b->ino).ok());
+	EXPECT_EQ(store_.contents("b"), more);
+}
+
+TEST_F(FilesystemPressureTest, OneWriteLargerThanThePoolUploadsItsOwnStart)
+{
+	Filesystem fs(store_, small_, options_);
+	auto f = fs.create(kRootIno, "huge", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(f.ok());
+	auto data = filled(6 << 20, 7);
+	auto w = fs.write(f->ino, 0, data);
+	ASSERT_TRUE(w.ok()) << w.error().toString();
+	EXPECT_EQ(*w, data.size());
+	EXPECT_GE(fs.metrics().flushes, 1u);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	EXPECT_EQ(store_.contents("huge"), data);
+}
+
+TEST_F(FilesystemPressureTest, WriteThatStopsHalfwayIsAShortCount)
+{
+	Filesystem fs(store_, small_, options_);
+	auto f = fs.create(kRootIno, "half", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(f.ok());
+	std::atomic<bool> broken{ true };
+	store_.setFaultHook([&](FakeObjectStore::Op op, const std::string &) {
+		bool upload = op == FakeObjectStore::Op::Put || op == FakeObjectStore::Op::CreateUpload;
+		return upload && broken.load() ? EIO : 0;
+	});
+	/* 4 MiB fit, then no upload can make room: the write reports what it wrote. */
+	auto data = filled(6 << 20, 8);
+	auto w = fs.write(f->ino, 0, data);
+	ASSERT_TRUE(w.ok()) << w.error().toString();
+	EXPECT_EQ(*w, std::size_t(4) << 20);
+	EXPECT_EQ(fs.getattr(f->ino)->attributes.size, std::size_t(4) << 20);
+	/* The caller retries the rest, as write(2) callers do, and gets the error. */
+	auto rest = fs.write(f->ino, *w, std::span(data).subspan(*w));
+	ASSERT_FALSE(rest.ok());
+	EXPECT_EQ(rest.error().code(), EIO);
+	broken = false;
+	rest = fs.write(f->ino, *w, std::span(data).subspan(*w));
+	ASSERT_TRUE(rest.ok()) << rest.error().toString();
+	EXPECT_EQ(*rest, data.size() - *w);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	EXPECT_EQ(store_.contents("half"), data);
+}
+
+TEST_F(FilesystemTest, ReadPicksUpAnObjectReplacedByAnotherClient)
+{
+	options_.fileData.blockSize = 4 << 10;
+	put("r", std::string(10000, 'a'));
+	Filesystem fs(store_, pool_, options_);
+	auto f = fs.lookup(kRootIno, "r");
+	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.open(f->ino, O_RDONLY).ok());
+	std::vector<std::byte> got(100);
+	ASSERT_EQ(*fs.read(f->ino, 0, got), 100u);
+	EXPECT_EQ(got[0], std::byte('a'));
+	put("r", std::string(20000, 'b'));
+	/* Past the cached first block: the GET's If-Match fails, the file switches to the new object. */
+	auto r = fs.read(f->ino, 8000, got);
+	ASSERT_TRUE(r.ok()) << r.error().toString();
+	EXPECT_EQ(got[0], std::byte('b'));
+	ASSERT_EQ(*fs.read(f->ino, 0, got), 100u);
+	EXPECT_EQ(got[0], std::byte('b')); /* not the old cached block */
+	EXPECT_EQ(fs.getattr(f->ino)->attributes.size, 20000u);
+	ASSERT_TRUE(fs.release(f->ino).ok());
 }
