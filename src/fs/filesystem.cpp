@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cerrno>
 #include <shared_mutex>
+#include <system_error>
 #include <thread>
 
 #include <fcntl.h>
@@ -58,8 +59,12 @@ Result<void> forEachParallel(std::size_t count, unsigned width, std::vector<char
 		}
 	};
 	std::vector<std::thread> threads;
-	for (std::size_t t = 1; t < std::min<std::size_t>(width, count); ++t)
-		threads.emplace_back(worker);
+	try {
+		for (std::size_t t = 1; t < std::min<std::size_t>(width, count); ++t)
+			threads.emplace_back(worker);
+	} catch (const std::system_error &) {
+		/* No more threads to be had: the ones running (and this one) do all the work. */
+	}
 	worker();
 	for (std::thread &t : threads)
 		t.join();
