@@ -12,6 +12,8 @@
 #include <thread>
 
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -353,8 +355,13 @@ Result<std::unique_ptr<ControlService>> ControlService::start(MountControl &cont
 		return error;
 	}
 
+	/* The daemon's signals (SIGTERM ends the FUSE loop) must reach its own threads, not ours. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	d->worker_ = std::thread([p = d.get()] { p->runWorker(); });
 	d->busThread_ = std::thread([p = d.get()] { p->runBus(); });
+	pthread_sigmask(SIG_SETMASK, &old, nullptr);
 	return std::unique_ptr<ControlService>(new ControlService(std::move(d)));
 }
 

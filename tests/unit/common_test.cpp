@@ -66,6 +66,13 @@ TEST(CommandLine, ParsesConfigAndOverrides)
 	EXPECT_FALSE(vfs::daemon::parseCommandLine({ "--set", "novalue" }).ok());
 	EXPECT_FALSE(vfs::daemon::parseCommandLine({ "--bogus" }).ok());
 	EXPECT_FALSE(vfs::daemon::parseCommandLine({ "--configx=1" }).ok());
+
+	/* --instance: the D-Bus name's label, else the config file's stem. */
+	EXPECT_EQ(vfs::daemon::parseCommandLine({ "--instance", "my-photos" })->instance, "my-photos");
+	EXPECT_EQ(vfs::daemon::parseCommandLine({ "--instance=x" })->instance, "x");
+	EXPECT_TRUE(vfs::daemon::parseCommandLine({ "--config", "a.conf" })->instance.empty());
+	EXPECT_FALSE(vfs::daemon::parseCommandLine({ "--instance" }).ok());
+	EXPECT_FALSE(vfs::daemon::parseCommandLine({ "--instance=" }).ok());
 }
 
 } /* namespace */
