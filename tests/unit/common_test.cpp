@@ -50,6 +50,14 @@ TEST(BusName, EscapesInstanceNamesLikePathElements)
 	EXPECT_FALSE(vfs::control::busNameForInstance("").ok());
 }
 
+TEST(BusName, DecodesInstanceNamesBack)
+{
+	for (const char *name : { "photos", "my-bucket", "a_b", "2024", "a.b", "x y/z" })
+		EXPECT_EQ(vfs::control::instanceForBusName(*vfs::control::busNameForInstance(name)), name);
+	EXPECT_FALSE(vfs::control::instanceForBusName("org.freedesktop.DBus"));
+	EXPECT_FALSE(vfs::control::instanceForBusName("org.vfs.Vfs1."));
+}
+
 TEST(CommandLine, ParsesConfigAndOverrides)
 {
 	auto cl = vfs::daemon::parseCommandLine({ "--config", "/etc/vfs/a.conf", "--set", "bucket=b",
