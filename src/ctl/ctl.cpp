@@ -188,29 +188,37 @@ int flush(Terminal &t, const Options &o, const std::string &name)
 	MountProxy watcher(*watching, busName);
 
 	std::uint64_t dirty = 0;
+	std::uint64_t sentBefore = 0;
 	try {
 		dirty = watcher.DirtyBytes();
+		sentBefore = watcher.BytesUploaded();
 	} catch (const sdbus::Error &e) {
 		return failed(t, o, name, "flush", e);
 	}
 	auto result = std::async(std::launch::async, [&] { return caller.Flush(); });
 
-	/* Progress from the second connection while the first waits for the answer. */
-	std::optional<std::pair<std::uint64_t, std::uint64_t>> shown;
+	/*
+	 * Progress from the second connection while the first waits for the
+	 * answer: dirty bytes go down as each file completes, bytes sent go up
+	 * part by part within a file.
+	 */
+	std::string shown;
 	bool rewriting = false;
 	while (result.wait_for(kProgressInterval) != std::future_status::ready) {
-		std::uint64_t inFlight = 0;
+		std::uint64_t inFlight = 0, sent = 0;
 		try {
 			dirty = watcher.DirtyBytes();
 			inFlight = watcher.UploadsInFlight();
+			sent = watcher.BytesUploaded() - sentBefore;
 		} catch (const sdbus::Error &) {
 			continue; /* the answer to Flush says what went wrong */
 		}
-		if (shown && shown->first == dirty && shown->second == inFlight)
+		std::string line = "flushing " + name + ": " + formatBytes(dirty) + " dirty, " + formatBytes(sent) +
+				   " sent, " + std::to_string(inFlight) + (inFlight == 1 ? " file" : " files") +
+				   " uploading";
+		if (line == shown)
 			continue;
-		shown = { dirty, inFlight };
-		std::string line = "flushing " + name + ": " + formatBytes(dirty) + " dirty, " +
-				   std::to_string(inFlight) + (inFlight == 1 ? " upload" : " uploads") + " in flight";
+		shown = line;
 		if (t.errIsTty) {
 			t.err << "\r\033[K" << line << std::flush;
 			rewriting = true;

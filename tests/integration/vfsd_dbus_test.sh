@@ -170,7 +170,9 @@ check "160 MiB dirty before vfsctl flush" test "$(prop DirtyBytes)" -ge $((160 <
 rc=$?
 check "vfsctl flush exits 0" test $rc = 0
 check "...says what it uploaded" grep -q "^flushed $instance: uploaded 160.0 MiB ($((160 << 20)) bytes)" "$work/flush.out"
-check "...showed progress while it ran" grep -q "^flushing $instance: .* dirty, .* in flight" "$work/flush.err"
+sed 's/^/# vfsctl: /' "$work/flush.err" | head -n 5
+check "...showed progress while it ran" grep -q "^flushing $instance: 160.0 MiB dirty, .* sent, 1 file uploading" "$work/flush.err"
+check "...bytes sent going up" test "$(grep -c "^flushing $instance: .* sent" "$work/flush.err")" -ge 2
 writer_close
 check "...boto3 reads the same 160 MiB" in_bucket big.bin "$work/big"
 check "vfsctl status" bash -c "'$VFSCTL' status $instance > '$work/status' && grep -q 'Bucket: *$bucket at ' '$work/status' &&
@@ -193,11 +195,21 @@ check "vfsctl shrink" bash -c "'$VFSCTL' shrink $instance | grep -q '^shrunk $in
 # The shipped policy: nobody may read but not call.
 nobody busctl --address="$address" call "$name" /org/vfs/Vfs1 org.vfs.Vfs1.Mount Flush >"$work/denied" 2>&1
 check "nobody's busctl Flush is refused" test $? != 0
-check "...by the policy (Access denied)" grep -qi "access denied\|AccessDenied" "$work/denied"
+sed 's/^/# nobody: /' "$work/denied"
+check "...Access denied" grep -qi "access denied" "$work/denied"
+nobody dbus-send --system --print-reply --dest="$name" /org/vfs/Vfs1 org.vfs.Vfs1.Mount.Flush >"$work/denied3" 2>&1
+sed 's/^/# nobody: /' "$work/denied3"
+check "...by dbus-daemon's policy, before vfsd sees it" grep -q "AccessDenied: Rejected send message" "$work/denied3"
 nobody busctl --address="$address" call "$name" /org/vfs/Vfs1 org.vfs.Vfs1.Mount Shrink >/dev/null 2>&1
 check "nobody's busctl Shrink is refused" test $? != 0
 nobody "$VFSCTL" flush "$instance" >/dev/null 2>"$work/denied2"
 check "nobody's vfsctl flush exits 4" test $? = 4
+request_name() {
+  dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.RequestName string:org.vfs.Vfs1.other uint32:0 2>&1
+}
+check "root may own an org.vfs.Vfs1.* name" bash -c "$(declare -f request_name); request_name | grep -q 'uint32 1'"
+check "nobody may not" bash -c "$(declare -f request_name); setpriv --reuid=65534 --regid=65534 --clear-groups bash -c '$(declare -f request_name); request_name' | grep -q 'AccessDenied.*not allowed to own'"
 check "nobody's vfsctl status works" bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups '$VFSCTL' status $instance >/dev/null"
 
 # S3 refuses: the bucket is gone. Flush fails naming the cause; the data stays dirty.
@@ -207,12 +219,14 @@ writer_append "$work/doomed"
 s3 rb --force "$bucket"
 bus call "$name" /org/vfs/Vfs1 org.vfs.Vfs1.Mount Flush >"$work/refused" 2>&1
 check "Flush fails when S3 refuses" test $? != 0
+sed 's/^/# refused: /' "$work/refused"
 check "...the D-Bus error names the cause (NoSuchBucket)" grep -q "NoSuchBucket" "$work/refused"
 check "...the data stays dirty" test "$(prop DirtyBytes)" -ge $((1 << 20))
 check "...FlushErrors counts it" test "$(prop FlushErrors)" -ge 1
 "$VFSCTL" flush "$instance" >/dev/null 2>"$work/refused2"
 rc=$?
 check "vfsctl flush exits 1" test $rc = 1
+sed 's/^/# vfsctl: /' "$work/refused2"
 check "...and names the error" grep -q 'org.vfs.Vfs1.Error.UploadFailed: .*NoSuchBucket' "$work/refused2"
 s3 mb "$bucket" >/dev/null
 check "with the bucket back, Flush uploads the kept bytes" \

@@ -126,8 +126,8 @@ TEST_F(CtlTest, FlushShowsProgressAndTheBytesSent)
 	EXPECT_EQ(code, ctl::kExitOk) << err_.str();
 	EXPECT_EQ(out_.str(), "flushed photos: uploaded 1.0 MiB (1048576 bytes)\n");
 	std::string progress = err_.str();
-	auto first = progress.find("flushing photos: 8.0 MiB dirty");
-	auto second = progress.find("flushing photos: 3.0 MiB dirty");
+	auto first = progress.find("flushing photos: 8.0 MiB dirty, 0 B sent, 0 files uploading\n");
+	auto second = progress.find("flushing photos: 3.0 MiB dirty, 0 B sent");
 	EXPECT_NE(first, std::string::npos) << progress;
 	EXPECT_NE(second, std::string::npos) << progress;
 	EXPECT_LT(first, second);
