@@ -1,6 +1,8 @@
 // The daemon's MountControl: D-Bus Flush, Shrink and metrics over the real pool, client and filesystem.
 #pragma once
 
+#include <utility>
+
 #include "control/mount_control.h"
 
 namespace vfs::fs {
