@@ -13,6 +13,8 @@ PACKAGES=(
   fuse3 dbus curl python3 uuid-runtime procps
   # integration tests: setfattr/getfattr on the mount
   attr
+  # the D-Bus tests: a private dbus-daemon, busctl, dbus-send, setpriv
+  dbus-daemon dbus-bin systemd util-linux
   # integration tests: a throwaway Ceph RGW (tests/servers/rgw.sh; ceph-common has the
   # ceph CLI, ceph-authtool and monmaptool) and an independent S3 client (s3check.py)
   radosgw ceph-mon ceph-osd ceph-common
