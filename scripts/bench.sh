@@ -93,6 +93,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/vfs-bench.XXXXXX") || exit 1
 shm=$(mktemp -d /dev/shm/vfs-bench.XXXXXX) || exit 1
 declare -a started=()  # PIDs of the daemons this script started
 declare -a servers_up=()
+declare -a starting=() # PIDs of server starts still running
 
 cleanup()
 {
@@ -102,6 +103,9 @@ cleanup()
 		umount -l "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null
 	done
 	for pid in "${started[@]}"; do kill -KILL "$pid" 2>/dev/null; done
+	# A server start still running is told to give up first (it kills what it launched),
+	# so that nothing appears in its directory after stop removed it.
+	for pid in "${starting[@]}"; do kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
 	for s in "${servers_up[@]}"; do bash "$ROOT/tests/servers/$s.sh" stop "$work/srv-$s" >/dev/null 2>&1; done
 	rm -rf "$work" "$shm"
 }
@@ -159,6 +163,7 @@ for s in ${SERVERS//,/ }; do
 	servers_up+=("$s")
 	bash "$ROOT/tests/servers/$s.sh" start "$work/srv-$s" >/dev/null 2>"$work/srv-$s.log" &
 	pids[$s]=$!
+	starting+=("$!")
 done
 for s in ${SERVERS//,/ }; do
 	if ! wait "${pids[$s]}"; then
@@ -167,6 +172,7 @@ for s in ${SERVERS//,/ }; do
 		exit 1
 	fi
 done
+starting=()
 
 # s3 ARGS...: a signed curl request to the current server (ENDPOINT, KEY, SECRET).
 s3() { curl -sS -f -m 600 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$KEY:$SECRET" "$@"; }
@@ -556,10 +562,11 @@ report()
 		row 8b "vfsd peak RSS during 3 (MiB)" 0 w8b "—" "≤ $lim MiB" "$(verdict "$(get vfsd w8b)" "<=" "$lim")"
 	done
 	echo
-	echo "How each figure is taken (scripts/bench.sh): 1, 2 stop when the last write() returns"
-	echo "(close not counted); 3 and 5 stop when a HEAD shows the new object in S3 (rclone"
-	echo "uploads after close, by default 5 s later); 4 and 7a start on a fresh mount with the"
-	echo "kernel's caches dropped, and every filesystem reads the object curl PUT; vfsd runs"
+	echo "How each figure is taken (scripts/bench.sh): 1 and 2 time the writes alone, from"
+	echo "open()'s return to the last write()'s (creating and closing the file are not counted;"
+	echo "6 measures creation). 3 and 5 stop when a HEAD shows the new object in S3 (rclone"
+	echo "uploads after close, by default 5 s later). 4 and 7a start on a fresh mount with the"
+	echo "kernel's caches dropped, and every filesystem reads the object curl PUT. vfsd runs"
 	echo "in a fresh process for 1+2, 3, 4, 5, 6 and 7, so 8a/8b are the peaks of 1 and 3"
 	echo "and 5b its totals for 5 alone. s3fs: defaults plus enable_noobj_cache and"
 	echo "notsup_compat_dir (what s3fs(1) names for speed). rclone: --vfs-cache-mode full."
