@@ -2,6 +2,7 @@
 # Issue 6's benchmarks: every workload against vfsd and, in the same run, its references and peers.
 #
 #   scripts/bench.sh [--size MIB] [--quick] [--only LIST] [--servers LIST] [--out FILE]
+#                    [--memory-limit MIB] [--build DIR]
 #
 #   --size MIB      the large file of workloads 1, 3, 4, 5 (default 1024)
 #   --quick         small sizes (16 MiB, 4 MiB of 4 KiB writes, 50 small files, 200 listed
@@ -9,11 +10,12 @@
 #   --only LIST     systems, comma-separated, of: vfsd null curl s3fs rclone (default all)
 #   --servers LIST  rgw,s3rver (default both; one table each)
 #   --out FILE      where the markdown report goes (default BUILD/bench/latest.md)
+#   --memory-limit MIB  vfsd's memory_limit (default 512, issue 6's workload 8)
 #   --build DIR     the meson build directory (default $BUILD_DIR or build); the script
 #                   builds vfsd, tests/vfs-nullfs and tests/fs_io there with ninja, unless
 #                   VFSD, VFS_NULLFS and FS_IO name the binaries (as the meson test does)
 #
-# Systems: vfsd (memory_limit = 512M, otherwise defaults); null = tests/vfs-nullfs, the FUSE
+# Systems: vfsd (memory_limit = 512M unless told, otherwise defaults); null = tests/vfs-nullfs, the FUSE
 # ceiling (same session layer, max_write and threads as vfsd); curl = one signed stream PUT
 # and GET of the same bytes, the server's ceiling; s3fs (Debian) with its defaults plus the
 # options its manual names for speed; rclone mount --vfs-cache-mode full. Servers: Ceph RGW
@@ -32,9 +34,10 @@ SYSTEMS="vfsd,null,curl,s3fs,rclone"
 SERVERS="rgw,s3rver"
 OUT=""
 BUILD=${BUILD_DIR:-build}
+MEMORY_LIMIT_MIB=512
 usage()
 {
-	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//' >&2
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
 	exit 2
 }
 while [ $# -gt 0 ]; do
@@ -44,12 +47,14 @@ while [ $# -gt 0 ]; do
 	--only) SYSTEMS=${2:?}; shift 2 ;;
 	--servers) SERVERS=${2:?}; shift 2 ;;
 	--out) OUT=${2:?}; shift 2 ;;
+	--memory-limit) MEMORY_LIMIT_MIB=${2:?}; shift 2 ;;
 	--build) BUILD=${2:?}; shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "$PROG: unknown argument '$1'" >&2; usage ;;
 	esac
 done
 [[ $SIZE_MIB =~ ^[1-9][0-9]*$ ]] || { echo "$PROG: --size takes a number of MiB" >&2; exit 2; }
+[[ $MEMORY_LIMIT_MIB =~ ^[1-9][0-9]*$ ]] || { echo "$PROG: --memory-limit takes a number of MiB" >&2; exit 2; }
 for s in ${SYSTEMS//,/ }; do
 	case $s in vfsd | null | curl | s3fs | rclone) ;; *) echo "$PROG: unknown system '$s'" >&2; exit 2 ;; esac
 done
@@ -66,7 +71,6 @@ else
 	W2_MIB=100 SMALL_N=1000 LIST_N=10000 STEP_TIMEOUT=1800
 fi
 SIZE=$((SIZE_MIB << 20))
-MEMORY_LIMIT_MIB=512
 PART_MIB=8 # vfsd's default part_size, used as is
 BUCKET=bench
 
@@ -125,6 +129,8 @@ declare -A R      # R[server.system.metric] = a number
 declare -a NOTES  # lines for the report's notes
 note() { NOTES+=("$*"); log "$*"; }
 set_r() { R[$server.$1.$2]=$3; }
+# fail_r SYSTEM METRIC: the cell says the step failed, and why when fs_io said.
+fail_r() { R[$server.$1.$2]="failed${IO_ERR:+ ($IO_ERR)}"; IO_ERR=""; }
 
 # --- the machine and the run --------------------------------------------------------------
 CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -136,6 +142,7 @@ CMDLINE="scripts/bench.sh"
 [ -n "$SIZE_SET" ] && CMDLINE+=" --size $SIZE_MIB"
 [ "$SYSTEMS" != "vfsd,null,curl,s3fs,rclone" ] && CMDLINE+=" --only $SYSTEMS"
 [ "$SERVERS" != "rgw,s3rver" ] && CMDLINE+=" --servers $SERVERS"
+[ "$MEMORY_LIMIT_MIB" != 512 ] && CMDLINE+=" --memory-limit $MEMORY_LIMIT_MIB"
 
 # Cold means cold: every cold workload starts on a fresh mount, and the kernel's page cache,
 # dentries and inodes are dropped first when this process may (root, not in a container
@@ -297,12 +304,15 @@ fs_stop()
 peak_rss() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$PID/status"; }
 
 # io NAME ARGS...: runs fs_io with a time limit; its output line in IO (fails loudly).
-IO=""
+IO="" IO_ERR=""
 io()
 {
 	local what=$1
 	shift
+	IO_ERR=""
 	if ! IO=$(timeout "$STEP_TIMEOUT" "$FS_IO" "$@" 2>"$dir/io.err"); then
+		IO_ERR=$(head -n 1 "$dir/io.err" | sed 's/.*: //')
+		[ -n "$IO_ERR" ] || IO_ERR="timed out after $STEP_TIMEOUT s"
 		note "$server: $sys: $what failed: $(tr '\n' ' ' <"$dir/io.err")(its log: $(tail -n 2 "$dir/log" | tr '\n' ' '))"
 		return 1
 	fi
@@ -336,14 +346,14 @@ bench_null()
 # The filesystems: vfsd, s3fs, rclone.
 bench_fs()
 {
-	local sys=$1 t0 etag n ok=0
+	local sys=$1 t0 etag n ok=0 patched=0
 	local big=$sys-w3 mid=$(((SIZE >> 1) + (1 << 20)))
 
 	# 1 and 2 in one mount; for vfsd a fresh process, so its VmHWM is the peak of 1.
 	fs_start "$sys" || return 1
-	io "1 MiB writes" write "$mnt/$sys-w1" "$shm/src" 1M "$SIZE" && set_r "$sys" w1 "$(mbps "$SIZE" "$(field write_s "$IO")")" || ok=1
+	io "1 MiB writes" write "$mnt/$sys-w1" "$shm/src" 1M "$SIZE" && set_r "$sys" w1 "$(mbps "$SIZE" "$(field write_s "$IO")")" || { fail_r "$sys" w1; ok=1; }
 	[ "$sys" = vfsd ] && [ -n "$PID" ] && set_r vfsd w8a "$(peak_rss)"
-	io "4 KiB writes" write "$mnt/$sys-w2" "$shm/src2" 4K $((W2_MIB << 20)) && set_r "$sys" w2 "$(mbps $((W2_MIB << 20)) "$(field write_s "$IO")")" || ok=1
+	io "4 KiB writes" write "$mnt/$sys-w2" "$shm/src2" 4K $((W2_MIB << 20)) && set_r "$sys" w2 "$(mbps $((W2_MIB << 20)) "$(field write_s "$IO")")" || { fail_r "$sys" w2; ok=1; }
 	fs_stop "$sys" || ok=1
 
 	# 3: a fresh process again (vfsd's peak of 3 alone); the clock stops when S3 has it all.
@@ -353,6 +363,7 @@ bench_fs()
 		set_r "$sys" w3 "$(elapsed "$t0")"
 	else
 		note "$server: $sys: $big never reached S3 at $SIZE bytes"
+		fail_r "$sys" w3
 		ok=1
 	fi
 	[ "$sys" = vfsd ] && [ -n "$PID" ] && set_r vfsd w8b "$(peak_rss)"
@@ -367,9 +378,11 @@ bench_fs()
 			set_r "$sys" w4 "$(field total_s "$IO")"
 		else
 			note "$server: $sys: cold read returned $(field bytes "$IO") bytes, not $SIZE"
+			fail_r "$sys" w4
 			ok=1
 		fi
 	else
+		fail_r "$sys" w4
 		ok=1
 	fi
 	fs_stop "$sys" || ok=1
@@ -381,11 +394,13 @@ bench_fs()
 	t0=$(now)
 	if io "patch" patch "$mnt/$big" "$mid" 4K && until_in_s3 "$big" "$SIZE" "$etag"; then
 		set_r "$sys" w5 "$(elapsed "$t0")"
+		patched=1
 	else
 		note "$server: $sys: the patched $big never reached S3"
+		fail_r "$sys" w5
 		ok=1
 	fi
-	if fs_stop "$sys" && [ "$sys" = vfsd ]; then
+	if fs_stop "$sys" && [ "$sys" = vfsd ] && [ "$patched" = 1 ]; then
 		if [[ $STOP_LINE =~ totals:\ ([0-9]+)\ bytes\ uploaded,\ ([0-9]+)\ bytes\ copied ]]; then
 			set_r vfsd w5sent "${BASH_REMATCH[1]}"
 			set_r vfsd w5copied "${BASH_REMATCH[2]}"
@@ -400,6 +415,7 @@ bench_fs()
 	if mkdir "$mnt/small-$sys" && io "small files" smallfiles "$mnt/small-$sys" "$SMALL_N" 4K; then
 		set_r "$sys" w6 "$(field files_per_s "$IO")"
 	else
+		fail_r "$sys" w6
 		ok=1
 	fi
 	fs_stop "$sys" || ok=1
@@ -412,7 +428,7 @@ bench_fs()
 	set_r "$sys" w7a "$(elapsed "$t0")"
 	if [ "$n" != "$LIST_N" ]; then
 		note "$server: $sys: cold ls -l listed $n files, not $LIST_N"
-		unset "R[$server.$sys.w7a]"
+		fail_r "$sys" w7a
 		ok=1
 	fi
 	t0=$(now)
@@ -420,7 +436,7 @@ bench_fs()
 	set_r "$sys" w7b "$(elapsed "$t0")"
 	if [ "$n" != "$LIST_N" ]; then
 		note "$server: $sys: warm ls -l listed $n files, not $LIST_N"
-		unset "R[$server.$sys.w7b]"
+		fail_r "$sys" w7b
 		ok=1
 	fi
 	fs_stop "$sys" || ok=1
@@ -479,20 +495,26 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 cell()
 {
 	local v=${R[$server.$1.$2]:-}
-	if [ -z "$v" ]; then echo "—"; else awk -v v="$v" -v d="${3:-2}" 'BEGIN { printf "%.*f", d, v }'; fi
+	if [ -z "$v" ]; then
+		echo "—"
+	elif [[ $v =~ ^[0-9.]+$ ]]; then
+		awk -v v="$v" -v d="${3:-2}" 'BEGIN { printf "%.*f", d, v }'
+	else
+		echo "$v"
+	fi
 }
 # verdict RATIO OP TARGET: "met" or how far off; RATIO may be empty.
 verdict()
 {
-	[ -n "$1" ] || { echo "—"; return; }
+	[[ $1 =~ ^[0-9.]+$ ]] || { echo "—"; return; }
 	awk -v r="$1" -v op="$2" -v t="$3" 'BEGIN {
 		if (op == ">=") { if (r >= t) print "met"; else printf "missed by %.0f%%\n", (t - r) / t * 100 }
 		else { if (r <= t) print "met"; else printf "missed by %.0f%%\n", (r - t) / t * 100 } }'
 }
-# ratio A B: A / B to 2 decimals, empty when either is missing.
+# ratio A B: A / B to 2 decimals, empty when either is missing (or not a number).
 ratio()
 {
-	[ -n "$1" ] && [ -n "$2" ] || return 0
+	[[ $1 =~ ^[0-9.]+$ && $2 =~ ^[0-9.]+$ ]] || return 0
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }'
 }
 get() { echo "${R[$server.$1.$2]:-}"; }
@@ -500,6 +522,7 @@ row()
 {
 	# row ID WHAT UNIT DECIMALS METRIC RATIO_TEXT TARGET VERDICT
 	local id=$1 what=$2 d=$3 m=$4 rtext=$5 target=$6 v=$7
+	[[ ${R[$server.vfsd.$m]:-} == failed* ]] && v="missed: vfsd failed"
 	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$id" "$what" \
 		"$(cell vfsd "$m" "$d")" "$(cell null "$m" "$d")" "$(cell curl "$m" "$d")" \
 		"$(cell s3fs "$m" "$d")" "$(cell rclone "$m" "$d")" "$rtext" "$target" "$v"
