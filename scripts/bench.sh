@@ -66,9 +66,9 @@ has() { [[ ",$SYSTEMS," == *",$1,"* ]]; }
 # Workload sizes: issue 6's, or the smoke run's.
 if [ "$QUICK" = 1 ]; then
 	[ -n "$SIZE_SET" ] || SIZE_MIB=16
-	W2_MIB=4 SMALL_N=50 LIST_N=200 STEP_TIMEOUT=120
+	W2_MIB=4 SMALL_N=50 LIST_N=200 STEP_TIMEOUT=120 UPLOAD_WAIT=60
 else
-	W2_MIB=100 SMALL_N=1000 LIST_N=10000 STEP_TIMEOUT=1800
+	W2_MIB=100 SMALL_N=1000 LIST_N=10000 STEP_TIMEOUT=1800 UPLOAD_WAIT=300
 fi
 SIZE=$((SIZE_MIB << 20))
 PART_MIB=8 # vfsd's default part_size, used as is
@@ -189,11 +189,11 @@ head_field()
 	s3 -I -H "x-amz-content-sha256: $EMPTY_SHA" "$ENDPOINT/$BUCKET/$1" 2>/dev/null |
 		tr -d '\r' | awk -v h="$(tr 'A-Z' 'a-z' <<<"$2")" -F': ' 'tolower($1) == h { print $2 }'
 }
-# until_in_s3 KEY SIZE [OLD_ETAG]: waits (up to STEP_TIMEOUT) until S3 holds KEY at SIZE
+# until_in_s3 KEY SIZE [OLD_ETAG]: waits (up to UPLOAD_WAIT s) until S3 holds KEY at SIZE
 # bytes, with an ETag other than OLD_ETAG. rclone uploads after close, in the background.
 until_in_s3()
 {
-	local deadline=$((SECONDS + STEP_TIMEOUT)) len etag
+	local deadline=$((SECONDS + UPLOAD_WAIT)) len etag
 	while [ $SECONDS -lt $deadline ]; do
 		len=$(head_field "$1" Content-Length)
 		etag=$(head_field "$1" ETag)
@@ -390,23 +390,30 @@ bench_fs()
 	# 5: 4 KiB overwritten inside a part of the middle of the object 3 wrote, then fsync,
 	# on a mount that has not seen it (vfsd: its own process, so its totals are this alone).
 	etag=$(head_field "$big" ETag)
-	fs_start "$sys" || return 1
-	t0=$(now)
-	if io "patch" patch "$mnt/$big" "$mid" 4K && until_in_s3 "$big" "$SIZE" "$etag"; then
-		set_r "$sys" w5 "$(elapsed "$t0")"
-		patched=1
-	else
-		note "$server: $sys: the patched $big never reached S3"
+	if [ "$(head_field "$big" Content-Length)" != "$SIZE" ]; then
+		note "$server: $sys: no $SIZE-byte object from 3 to patch; 5 skipped"
+		IO_ERR="no object from 3"
 		fail_r "$sys" w5
 		ok=1
-	fi
-	if fs_stop "$sys" && [ "$sys" = vfsd ] && [ "$patched" = 1 ]; then
-		if [[ $STOP_LINE =~ totals:\ ([0-9]+)\ bytes\ uploaded,\ ([0-9]+)\ bytes\ copied ]]; then
-			set_r vfsd w5sent "${BASH_REMATCH[1]}"
-			set_r vfsd w5copied "${BASH_REMATCH[2]}"
+	else
+		fs_start "$sys" || return 1
+		t0=$(now)
+		if io "patch" patch "$mnt/$big" "$mid" 4K && until_in_s3 "$big" "$SIZE" "$etag"; then
+			set_r "$sys" w5 "$(elapsed "$t0")"
+			patched=1
 		else
-			note "$server: vfsd printed no session totals at stop"
+			note "$server: $sys: the patched $big never reached S3"
+			fail_r "$sys" w5
 			ok=1
+		fi
+		if fs_stop "$sys" && [ "$sys" = vfsd ] && [ "$patched" = 1 ]; then
+			if [[ $STOP_LINE =~ totals:\ ([0-9]+)\ bytes\ uploaded,\ ([0-9]+)\ bytes\ copied ]]; then
+				set_r vfsd w5sent "${BASH_REMATCH[1]}"
+				set_r vfsd w5copied "${BASH_REMATCH[2]}"
+			else
+				note "$server: vfsd printed no session totals at stop"
+				ok=1
+			fi
 		fi
 	fi
 
