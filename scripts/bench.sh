@@ -125,8 +125,8 @@ elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.6f", b - a }'
 field() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 mbps() { awk -v b="$1" -v t="$2" 'BEGIN { printf "%.6f", b / 1e6 / t }'; }
 
-declare -A R      # R[server.system.metric] = a number
-declare -a NOTES  # lines for the report's notes
+declare -A R=()     # R[server.system.metric] = a number
+declare -a NOTES=() # lines for the report's notes
 note() { NOTES+=("$*"); log "$*"; }
 set_r() { R[$server.$1.$2]=$3; }
 # fail_r SYSTEM METRIC: the cell says the step failed, and why when fs_io said.
@@ -245,7 +245,8 @@ fs_start()
 		chmod 600 "$dir/passwd"
 		# Defaults, plus the two options s3fs(1) names for performance: remembering
 		# absent objects, and knowing only "dir/" directory objects (all this bucket has).
-		s3fs "$BUCKET" "$mnt" -f -o "url=$ENDPOINT,use_path_request_style,passwd_file=$dir/passwd,enable_noobj_cache,notsup_compat_dir" \
+		# dbglevel=err: its errors reach its log (the default logs only critical ones).
+		s3fs "$BUCKET" "$mnt" -f -o "url=$ENDPOINT,use_path_request_style,passwd_file=$dir/passwd,enable_noobj_cache,notsup_compat_dir,dbglevel=err" \
 			</dev/null >/dev/null 2>>"$dir/log" &
 		;;
 	rclone)
@@ -579,7 +580,7 @@ report()
 			v5=$(verdict "$r" "<=" "$PART_MIB")
 		fi
 		printf '| 5b | bytes vfsd sent to S3 for 5 (MiB; %s MiB copied server-side) | %s | — | — | — | — | — | %s | %s |\n' \
-			"$(awk -v b="$(get vfsd w5copied)" 'BEGIN { if (b != "") printf "%.1f", b / 1048576; else printf "?" }')" \
+			"$(awk -v b="$(get vfsd w5copied)" 'BEGIN { if (b != "") printf "%.1f", b / 1048576; else printf "—" }')" \
 			"${r:-—}" "$t5" "$v5"
 		r=$(ratio "$(get vfsd w6)" "$(get s3fs w6)")
 		row 6 "$SMALL_N files: create, write 4 KiB, close (files/s)" 0 w6 "$(rt "$r" "s3fs")" "≥ 3×" "$(verdict "$r" ">=" 3)"
