@@ -245,9 +245,9 @@ fs_start()
 		chmod 600 "$dir/passwd"
 		# Defaults, plus the two options s3fs(1) names for performance: remembering
 		# absent objects, and knowing only "dir/" directory objects (all this bucket has).
-		# dbglevel=err: its errors reach its log (the default logs only critical ones).
-		s3fs "$BUCKET" "$mnt" -f -o "url=$ENDPOINT,use_path_request_style,passwd_file=$dir/passwd,enable_noobj_cache,notsup_compat_dir,dbglevel=err" \
-			</dev/null >/dev/null 2>>"$dir/log" &
+		# dbglevel=warn: its warnings and errors reach its log (the default logs only critical ones).
+		s3fs "$BUCKET" "$mnt" -f -o "url=$ENDPOINT,use_path_request_style,passwd_file=$dir/passwd,enable_noobj_cache,notsup_compat_dir,dbglevel=warn" \
+			</dev/null >>"$dir/log" 2>&1 &
 		;;
 	rclone)
 		cat >"$dir/rclone.conf" <<-CONF
@@ -306,6 +306,11 @@ peak_rss() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$PID/status"; }
 
 # io NAME ARGS...: runs fs_io with a time limit; its output line in IO (fails loudly).
 IO="" IO_ERR=""
+# log_tail: the daemon's error lines if it marks them (s3fs: [ERR], [WAN]), else its last two lines.
+log_tail()
+{
+	{ grep -E '\[(ERR|CRT|WAN)\]' "$dir/log" | grep -v LowSetLogLevel | tail -n 2 || tail -n 2 "$dir/log"; } | tr '\n' ' '
+}
 io()
 {
 	local what=$1
@@ -314,7 +319,7 @@ io()
 	if ! IO=$(timeout "$STEP_TIMEOUT" "$FS_IO" "$@" 2>"$dir/io.err"); then
 		IO_ERR=$(head -n 1 "$dir/io.err" | sed 's/.*: //')
 		[ -n "$IO_ERR" ] || IO_ERR="timed out after $STEP_TIMEOUT s"
-		note "$server: $sys: $what failed: $(tr '\n' ' ' <"$dir/io.err")(its log: $(tail -n 2 "$dir/log" | tr '\n' ' '))"
+		note "$server: $sys: $what failed: $(tr '\n' ' ' <"$dir/io.err")(its log: $(log_tail))"
 		return 1
 	fi
 }
