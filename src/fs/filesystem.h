@@ -1,6 +1,7 @@
 // The filesystem's semantics over a bucket: inodes, names, attributes, directories (no FUSE types).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -133,6 +134,8 @@ public:
 	Result<void> release(Ino ino);
 	/* Uploads every file with unsaved data; returns the bytes sent (D-Bus Flush, stop). */
 	Result<std::uint64_t> flushAll();
+	/* From now on, opening or creating a file for writing fails with EROFS (vfsd is stopping). */
+	void refuseWrites() { refuseWrites_ = true; }
 
 	const FilesystemOptions &options() const { return options_; }
 	/* Inodes currently known (for tests and metrics). */
@@ -184,6 +187,7 @@ private:
 	ObjectStore &store_;
 	pool::BlockPool &pool_;
 	FilesystemOptions options_;
+	std::atomic<bool> refuseWrites_ = false;
 
 	/* Lock order: mutex_ is never held while a FileData lock is taken for I/O. */
 	mutable std::mutex metricsMutex_; /* a leaf: nothing is locked under it */
