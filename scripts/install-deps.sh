@@ -11,6 +11,8 @@ PACKAGES=(
   scdoc
   # run and test
   fuse3 dbus curl python3 uuid-runtime procps
+  # systemd-analyze (the unit lint and security gate) and man (verify checks Documentation=)
+  systemd man-db
   # integration tests: a throwaway Ceph RGW (tests/servers/rgw.sh; ceph-common has the
   # ceph CLI, ceph-authtool and monmaptool) and an independent S3 client (s3check.py)
   radosgw ceph-mon ceph-osd ceph-common

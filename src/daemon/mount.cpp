@@ -149,9 +149,11 @@ int runMount(const Config &config)
 	}
 
 	/*
-	 * D-Bus (issue 5): request the bus name here. READY=1 is sent by the
-	 * lifecycle thread below and must follow both the name and the first
-	 * answer from the mount.
+	 * D-Bus (issue 5): start the control service and own the bus name HERE.
+	 * READY=1 is sent by the lifecycle thread below and must follow both
+	 * the name and the first answer from the mount. Here is also after
+	 * blockStopSignals(): the bus threads must inherit the blocked mask,
+	 * or a SIGTERM delivered to one of them would kill vfsd unflushed.
 	 */
 
 	SystemdNotifySink sink;

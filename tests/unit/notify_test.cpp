@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <fcntl.h>
 #include <mutex>
 #include <thread>
@@ -191,14 +192,15 @@ TEST(ServiceMonitor, WatchdogPingsAtHalfTheTimeout)
 TEST(ServiceMonitor, NoPingsWhileTheLoopFailsOrHangs)
 {
 	EXPECT_EQ(pingsIn(500ms, [] { return false; }), 0u);
-	std::atomic<bool> release = false;
-	EXPECT_EQ(pingsIn(500ms, [&] {
-			  while (!release)
+	/* Shared: the abandoned check outlives this test's frame on the probe's detached thread. */
+	auto release = std::make_shared<std::atomic<bool>>(false);
+	EXPECT_EQ(pingsIn(500ms, [release] {
+			  while (!*release)
 				  std::this_thread::sleep_for(1ms);
 			  return true;
 		  }),
 		  0u);
-	release = true;
+	*release = true;
 }
 
 TEST(ServiceMonitor, NoPingsWithoutAWatchdog)
