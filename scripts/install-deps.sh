@@ -15,6 +15,8 @@ PACKAGES=(
   attr
   # the D-Bus tests: a private dbus-daemon, busctl, dbus-send, setpriv
   dbus-daemon dbus-bin systemd util-linux
+  # systemd-analyze (the unit lint and security gate) and man (verify checks Documentation=)
+  systemd man-db
   # integration tests: a throwaway Ceph RGW (tests/servers/rgw.sh; ceph-common has the
   # ceph CLI, ceph-authtool and monmaptool) and an independent S3 client (s3check.py)
   radosgw ceph-mon ceph-osd ceph-common

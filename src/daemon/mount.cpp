@@ -3,11 +3,20 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
+#include <thread>
 
+#include <csignal>
+#include <linux/magic.h>
+#include <sys/signalfd.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "control/control_service.h"
 #include "daemon/daemon_control.h"
+#include "daemon/monitor.h"
+#include "daemon/notify.h"
+
 #include "fs/filesystem.h"
 #include "fs/s3_object_store.h"
 #include "fuse/adapter.h"
@@ -22,6 +31,35 @@ namespace {
 void say(const std::string &line)
 {
 	std::fprintf(stderr, "vfsd: %s\n", line.c_str());
+}
+
+/*
+ * The liveness check: statfs() of our own mountpoint. The kernel never
+ * caches it, so it passes only when the FUSE loop received the request and
+ * answered; before the INIT exchange it waits, on a dead loop it hangs.
+ */
+bool mountAnswers(const std::string &mountpoint)
+{
+	struct statfs st;
+	return statfs(mountpoint.c_str(), &st) == 0 && st.f_type == FUSE_SUPER_MAGIC;
+}
+
+/*
+ * SIGTERM, SIGINT and SIGHUP are blocked in every thread (FUSE workers and
+ * upload threads inherit the mask) and read from a signalfd by the lifecycle
+ * thread, which stops in order: flush, then unmount.
+ */
+int blockStopSignals()
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0)
+		return -1;
+	std::signal(SIGPIPE, SIG_IGN);
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 } /* namespace */
@@ -102,17 +140,25 @@ int runMount(const Config &config)
 	if (*stale)
 		say("detached a stale mount at " + config.mountpoint);
 
+	/* Before any thread exists: until here a signal simply ends us, with nothing mounted yet. */
+	int stopFd = blockStopSignals();
+	if (stopFd < 0) {
+		say("cannot set up signal handling");
+		return kExitFailure;
+	}
 	auto session = fuse::Session::mount(fuse::operations(), &context, sessionOptions);
 	if (!session) {
+		close(stopFd);
 		say(session.error().message());
 		return kExitFailure;
 	}
-	if (!(*session)->installSignalHandlers()) {
-		say("cannot install signal handlers");
-		return kExitFailure;
-	}
 
-	/* The bus name is owned before "mounted" is said (and before systemd hears READY=1). */
+	/*
+	 * D-Bus: the bus name is owned before "mounted" is said and before
+	 * READY=1 (sent by the lifecycle thread below). Started after
+	 * blockStopSignals(), so the bus threads inherit the blocked mask and a
+	 * SIGTERM cannot land on one of them and kill vfsd unflushed.
+	 */
 	control::MountInfo info{ config.instance, config.bucket, endpoint->scheme() + "://" + endpoint->host(),
 				 config.mountpoint, pool.config().memoryLimit };
 	DaemonControl mountControl(info, pool, client, filesystem);
@@ -123,6 +169,7 @@ int runMount(const Config &config)
 											    : control::BusType::Session,
 							      config.instance);
 		if (!started) {
+			close(stopFd);
 			say(started.error().toString() + " (bus = none runs without D-Bus)");
 			return kExitFailure;
 		}
@@ -131,26 +178,62 @@ int runMount(const Config &config)
 		    (config.bus == BusKind::System ? "system" : "session") + " bus");
 	}
 
+	SystemdNotifySink sink;
+	LivenessProbe probe([mountpoint = config.mountpoint] { return mountAnswers(mountpoint); });
+	MonitorOptions monitorOptions;
+	monitorOptions.watchdogTimeout = watchdogTimeout();
+	monitorOptions.stopFd = stopFd;
+	ServiceMonitor monitor(sink, probe, [&] {
+		return StatusFacts{ config.bucket, config.mountpoint, pool.metrics().dirtyBytes,
+				    filesystem.metrics().uploadsInFlight, false };
+	}, monitorOptions);
+
+	/* Stop, part one, while the loop still serves open files: no new writers, upload everything. */
+	std::uint64_t uploaded = 0;
+	std::thread lifecycle([&] {
+		if (monitor.announceReady())
+			monitor.serve();
+		monitor.announceStopping();
+		/*
+		 * Off the bus before the final flush: a running D-Bus Flush finishes
+		 * and is answered, later calls are refused, so only this flush is left.
+		 */
+		if (service)
+			service->stop();
+		filesystem.refuseWrites();
+		auto flushed = monitor.whileStopping([&] { return filesystem.flushAll(); });
+		if (flushed)
+			uploaded += *flushed;
+		else
+			say("upload before unmounting failed, retrying once the mount is quiet: " +
+			    flushed.error().toString());
+		/*
+		 * The loop notices the exit flag only when a request arrives: the
+		 * probe's statfs is that request. libfuse drops it unanswered, so
+		 * it is not waited for; the unmount ends it.
+		 */
+		(*session)->exit();
+		probe.check(std::chrono::milliseconds(0));
+	});
+
 	say("mounted bucket '" + config.bucket + "' on " + config.mountpoint);
 	auto served = (*session)->run();
-	/*
-	 * Off the bus before the final flush: a running D-Bus Flush finishes and
-	 * is answered, later calls are refused, so only one flush is left to run.
-	 */
-	if (service)
-		service->stop();
+	monitor.requestStop();
+	lifecycle.join();
+	close(stopFd);
 	if (!served) {
 		say(served.error().toString());
 		return kExitFailure;
 	}
-	/* Stop: every byte written reaches S3 before the mount goes away. */
-	auto flushed = filesystem.flushAll();
+	/* Stop, part two: what open files wrote since, then the destructor unmounts. */
+	auto flushed = monitor.whileStopping([&] { return filesystem.flushAll(); });
 	if (!flushed) {
 		say("could not upload every file before stopping: " + flushed.error().toString());
 		return kExitFailure;
 	}
+	uploaded += *flushed;
 	auto totals = filesystem.metrics();
-	say("uploaded " + std::to_string(*flushed) + " bytes at stop; session totals: " +
+	say("uploaded " + std::to_string(uploaded) + " bytes at stop; session totals: " +
 	    std::to_string(totals.bytesUploaded) + " bytes uploaded, " + std::to_string(totals.bytesCopied) +
 	    " bytes copied server-side, " + std::to_string(totals.puts) + " PUTs, " +
 	    std::to_string(totals.uploadParts) + " parts, " + std::to_string(totals.uploadPartCopies) +

@@ -1207,6 +1207,8 @@ Result<std::pair<std::shared_ptr<Filesystem::Node>, std::shared_ptr<FileData>>> 
 Result<Attr> Filesystem::create(Ino parent, std::string_view name, std::uint32_t permissions, int flags,
 				const Caller &caller)
 {
+	if (refuseWrites_)
+		return Error(EROFS, "stopping: no new files");
 	auto existing = lookup(parent, name);
 	if (existing) {
 		if (flags & O_EXCL) {
@@ -1245,6 +1247,8 @@ Result<Attr> Filesystem::create(Ino parent, std::string_view name, std::uint32_t
 
 Result<void> Filesystem::open(Ino ino, int flags)
 {
+	if (refuseWrites_ && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+		return Error(EROFS, "stopping: no new writers");
 	auto n = node(ino);
 	if (!n)
 		return n.error();

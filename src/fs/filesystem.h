@@ -1,6 +1,7 @@
 // The filesystem's semantics over a bucket: inodes, names, attributes, directories (no FUSE types).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -173,6 +174,8 @@ public:
 	Result<void> release(Ino ino);
 	/* Uploads every file with unsaved data; returns the bytes sent (D-Bus Flush, stop). */
 	Result<std::uint64_t> flushAll();
+	/* From now on, opening or creating a file for writing fails with EROFS (vfsd is stopping). */
+	void refuseWrites() { refuseWrites_ = true; }
 
 	const FilesystemOptions &options() const { return options_; }
 	/* Inodes currently known (for tests and metrics). */
@@ -247,6 +250,7 @@ private:
 	ObjectStore &store_;
 	pool::BlockPool &pool_;
 	FilesystemOptions options_;
+	std::atomic<bool> refuseWrites_ = false;
 
 	/*
 	 * Lock order: a Node's writeGate, then FileData's locks; mutex_ is never

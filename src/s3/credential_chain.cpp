@@ -38,6 +38,19 @@ Result<std::string> readSecretFile(const std::string &path)
 	return ss.str();
 }
 
+/* Nothing but blank lines and '#' or ';' comments. */
+bool onlyComments(const std::string &text)
+{
+	std::istringstream in(text);
+	std::string line;
+	while (std::getline(in, line)) {
+		line = trim(line);
+		if (!line.empty() && line[0] != '#' && line[0] != ';')
+			return false;
+	}
+	return true;
+}
+
 /* The string value of "name": "value" in a flat JSON object (IMDS answers); no escapes expected. */
 std::optional<std::string> jsonString(const std::string &json, const std::string &name)
 {
@@ -181,7 +194,8 @@ Result<std::optional<Credentials>> CredentialChain::fromFile()
 {
 	std::string path = config_.credentialsFile;
 	auto dir = env_.getenv("CREDENTIALS_DIRECTORY");
-	if (path.empty()) {
+	bool implicit = path.empty();
+	if (implicit) {
 		/* LoadCredential=credentials:... with no credentials_file key. */
 		if (!dir)
 			return std::optional<Credentials>();
@@ -202,6 +216,9 @@ Result<std::optional<Credentials>> CredentialChain::fromFile()
 
 	/* s3fs's passwd format: one line "ACCESS_KEY_ID:SECRET". */
 	std::string body = trim(*text);
+	/* vfs@.service's SetCredential= default (a comment) stands in for a missing credentials file. */
+	if (implicit && onlyComments(body))
+		return std::optional<Credentials>();
 	if (body.find('\n') == std::string::npos && body.find('=') == std::string::npos) {
 		auto colon = body.find(':');
 		if (colon == std::string::npos)

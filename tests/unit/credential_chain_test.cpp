@@ -136,6 +136,24 @@ TEST_F(CredentialChainTest, SystemdCredentialsDirectory)
 	}
 }
 
+TEST_F(CredentialChainTest, CommentOnlySystemdCredentialIsNoCredential)
+{
+	/* vfs@.service: SetCredential=credentials:# ... stands in when /etc/vfs/NAME.credentials is missing. */
+	write("credstore/credentials", "# no /etc/vfs/photos.credentials", 0400);
+	vars_ = { { "CREDENTIALS_DIRECTORY", dir_ + "/credstore" }, { "AWS_ACCESS_KEY_ID", "ENVKEY" },
+		  { "AWS_SECRET_ACCESS_KEY", "envsecret" } };
+	CredentialChain chain(CredentialsConfig{}, env());
+	auto c = chain.credentials();
+	ASSERT_TRUE(c.ok()) << c.error().message();
+	EXPECT_EQ(c->accessKeyId, "ENVKEY");
+	EXPECT_EQ(chain.source(), CredentialsSource::Environment);
+
+	/* Named explicitly, a file without keys is still an error. */
+	CredentialsConfig cfg;
+	cfg.credentialsFile = "credentials";
+	EXPECT_FALSE(CredentialChain(cfg, env()).credentials().ok());
+}
+
 TEST_F(CredentialChainTest, WorldReadableCredentialsFileIsRefused)
 {
 	CredentialsConfig cfg;
