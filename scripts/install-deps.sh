@@ -15,6 +15,8 @@ PACKAGES=(
   # ceph CLI, ceph-authtool and monmaptool) and an independent S3 client (s3check.py)
   radosgw ceph-mon ceph-osd ceph-common
   python3-boto3
+  # the real s3fs-fuse, for the compatibility test in both directions (vfsd_s3fs_test.sh)
+  s3fs
 )
 # s3rver (tests/servers/s3rver.sh) runs on Node.js. Ask for Debian's nodejs and npm only
 # when the commands are absent: a machine may already have a Node.js build that bundles
