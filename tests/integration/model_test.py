@@ -168,17 +168,17 @@ def run(args, seed):
                 os.ftruncate(h.mirror, new)
                 h.compare_size("after truncate")
                 h.compare_range(max(0, min(new, size) - 8 * KIB), 16 * KIB + abs(new - size), "after truncate")
-            elif r < 0.99:
+            elif r < 0.993:
                 off = rng.randint(0, size + 10)
                 n = rng.choice((rng.randint(1, 4 * KIB), rng.randint(1, 256 * KIB), rng.randint(1, 3 * MIB)
                                 if rng.random() < 0.1 else 64 * KIB))
                 op = ("read", off, n)
                 h.compare_range(off, n, "read")
-            elif r < 0.996:
+            elif r < 0.9965:
                 op = ("fsync",)
                 os.fsync(h.fd)
                 h.compare_all("after fsync")
-            elif r < 0.9992:
+            elif r < 0.9993:
                 op = ("reopen",)
                 h.close()
                 h.open()
