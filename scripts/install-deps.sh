@@ -21,7 +21,7 @@ PACKAGES=(
   # ceph CLI, ceph-authtool and monmaptool) and an independent S3 client (s3check.py)
   radosgw ceph-mon ceph-osd ceph-common
   python3-boto3
-  # benchmarks (scripts/bench.sh): the peers vfsd is measured against
+  # the peers: s3fs for the compatibility test (both ways) and the benchmarks, rclone for the benchmarks
   s3fs rclone
 )
 # s3rver (tests/servers/s3rver.sh) runs on Node.js. Ask for Debian's nodejs and npm only

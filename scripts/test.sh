@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds vfs and runs every test suite (unit and integration); prints "N passed, N failed".
 #   scripts/test.sh                 all suites in ./build
-#   BUILD_DIR=x SANITIZE=1 ...      an ASan+UBSan build in x, unit suite only
+#   BUILD_DIR=x SANITIZE=1 ...      an ASan+UBSan build in x: the unit suite, and the 'sanitize'
+#                                   suite (vfsd_concurrency: the instrumented vfsd on a real mount)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +14,7 @@ SETUP_ARGS=()
 SUITES=()
 if [ "${SANITIZE:-0}" = 1 ]; then
   SETUP_ARGS+=(-Db_sanitize=address,undefined -Db_lundef=false -Dbenchmarks=disabled)
-  SUITES=(--suite unit)
+  SUITES=(--suite unit --suite sanitize)
   export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 fi

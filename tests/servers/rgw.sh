@@ -263,7 +263,7 @@ cmd_start()
 	[client]
 	rgw data = $dir/rgw
 	client mount timeout = 30
-	rgw frontends = beast endpoint=127.0.0.1:$rgw_port
+	rgw frontends = beast endpoint=127.0.0.1:$rgw_port tcp_nodelay=1
 	# Host names RGW treats as its own: a Host of <bucket>.localhost:<port> is then
 	# virtual-hosted style; path style works whatever the Host.
 	rgw dns name = localhost
