@@ -324,6 +324,9 @@ Result<Attr> Filesystem::getattr(Ino ino)
 		std::lock_guard lock(mutex_);
 		if (cur->orphaned)
 			return Attr{ cur->ino, cur->attributes, 0u };
+		/* An open file's own view wins over the bucket's (remember() keeps it): asking S3 would be wasted. */
+		if (cur->data)
+			return Attr{ cur->ino, cur->attributes, 1u };
 	}
 	if (SteadyClock::now() >= cur->fresh) {
 		std::string fileKey = cur->key;

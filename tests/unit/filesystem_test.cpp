@@ -930,3 +930,23 @@ TEST_F(FilesystemTest, ReadPicksUpAnObjectReplacedByAnotherClient)
 	EXPECT_EQ(fs.getattr(f->ino)->attributes.size, 20000u);
 	ASSERT_TRUE(fs.release(f->ino).ok());
 }
+
+TEST_F(FilesystemTest, StatOfAnOpenFileAsksNothing)
+{
+	Filesystem fs(store_, pool_, options_); /* attrTimeout 0: every stat of a closed file asks */
+	auto f = fs.create(kRootIno, "busy", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.write(f->ino, 0, bytesOf("growing")).ok());
+	store_.resetStats();
+	for (int i = 0; i < 10; ++i) {
+		auto a = fs.getattr(f->ino);
+		ASSERT_TRUE(a.ok());
+		EXPECT_EQ(a->attributes.size, 7u);
+	}
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::Head].calls, 0u);
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::List].calls, 0u);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	ASSERT_TRUE(fs.getattr(f->ino).ok());
+	EXPECT_GT(store_.stats()[FakeObjectStore::Op::Head].calls, 0u);
+}
