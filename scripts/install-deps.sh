@@ -15,6 +15,10 @@ PACKAGES=(
   # ceph CLI, ceph-authtool and monmaptool) and an independent S3 client (s3check.py)
   radosgw ceph-mon ceph-osd ceph-common
   python3-boto3
+  # packages (packaging/build-deb.sh, build-rpm.sh) and their end-to-end test under a
+  # real systemd (tests/e2e/nspawn-e2e.sh)
+  debhelper lintian fakeroot rpm rpmlint
+  systemd-container debootstrap
 )
 # s3rver (tests/servers/s3rver.sh) runs on Node.js. Ask for Debian's nodejs and npm only
 # when the commands are absent: a machine may already have a Node.js build that bundles

@@ -51,7 +51,7 @@ done
 WORK=$(mktemp -d /tmp/vfs-e2e.XXXXXX)
 CACHE=${VFS_E2E_CACHE:-/var/cache/vfs-e2e}
 SUITE=bookworm
-NSPAWN_PID="" CPID="" RGW_DIR="" BUCKET=""
+NSPAWN_PID="" WATCHDOG_PID="" CPID="" RGW_DIR="" BUCKET=""
 WRITER_PIDS=()
 # nspawn --keep-unit makes payload/ and supervisor/ cgroups next to ours and leaves them.
 nspawn_cgroups()
@@ -195,6 +195,11 @@ cleanup()
 			{ log "SIGKILL to nspawn $NSPAWN_PID"; kill -KILL "$NSPAWN_PID"; }
 		wait "$NSPAWN_PID" 2>/dev/null
 	fi
+	if [ -n "$WATCHDOG_PID" ]; then
+		kill -TERM "$WATCHDOG_PID" 2>/dev/null
+		wait "$WATCHDOG_PID" 2>/dev/null
+		rm -f "$CACHE/cgroups.$$"
+	fi
 	local p
 	for p in "${WRITER_PIDS[@]}"; do
 		kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
@@ -294,6 +299,27 @@ t=$SECONDS
 systemd-nspawn -D "$ROOTFS" -b --register=no --keep-unit --volatile=overlay \
 	--console=read-only >"$WORK/console.log" 2>&1 &
 NSPAWN_PID=$!
+# If this script is killed outright (meson's timeout sends SIGKILL soon after SIGTERM),
+# a watchdog in its own session stops the container (SIGTERM makes nspawn power it off),
+# removes what nspawn left, and stops the RGW this script started.
+setsid bash -c 'script=$1 nspawn=$2 rootfs=$3 before=$4 nspawn_run=$5 rgw_dir=$6 rgw_sh=$7 work=$8
+	ours() { tr "\0" " " <"/proc/$nspawn/cmdline" 2>/dev/null | grep -qF -- "$rootfs"; }
+	while kill -0 "$script" 2>/dev/null; do sleep 1; done
+	if ours; then
+		kill -TERM "$nspawn"
+		for _ in $(seq 30); do ours || break; sleep 1; done
+		ours && kill -KILL "$nspawn"
+		sleep 1
+	fi
+	find /sys/fs/cgroup -maxdepth 6 -type d \( -name payload -o -name supervisor \) | sort |
+		comm -13 "$before" - | while read -r d; do find "$d" -depth -type d -exec rmdir {} \; ; done
+	rm -f "$before"
+	[ "$nspawn_run" = 1 ] || rmdir /run/systemd/nspawn/locks /run/systemd/nspawn/propagate /run/systemd/nspawn
+	[ -z "$rgw_dir" ] || bash "$rgw_sh" stop "$rgw_dir"
+	rm -rf "$work"' watchdog $$ "$NSPAWN_PID" "$ROOTFS" "$CACHE/cgroups.$$" \
+	"$NSPAWN_RUN_EXISTED" "$RGW_DIR" "$HERE/servers/rgw.sh" "$WORK" </dev/null >/dev/null 2>&1 &
+WATCHDOG_PID=$!
+cp "$CG_BEFORE" "$CACHE/cgroups.$$"
 # The container's PID 1 (systemd) is nspawn's child.
 container_init()
 {
