@@ -28,12 +28,14 @@ for tool in rpmbuild rpmspec git; do
 	command -v "$tool" >/dev/null || { say "$tool is missing; run scripts/install-deps.sh"; exit 1; }
 done
 
-ARGS=(--define "_topdir @TOPDIR@")
+MACROS=()
+BUILD_ARGS=()
 if [ "$(rpm --eval '%{?meson:yes}')" != yes ]; then
 	say "no Fedora meson/systemd macros here: loading packaging/rpm/macros.shim, --nodeps"
-	ARGS+=(--load "$ROOT/packaging/rpm/macros.shim" --nodeps)
+	MACROS+=(--load "$ROOT/packaging/rpm/macros.shim")
+	BUILD_ARGS+=(--nodeps)
 fi
-[ "${RPM_NOCHECK:-0}" = 1 ] && ARGS+=(--nocheck)
+[ "${RPM_NOCHECK:-0}" = 1 ] && BUILD_ARGS+=(--nocheck)
 
 WORK=$(mktemp -d /tmp/vfs-rpm.XXXXXX)
 cleanup()
@@ -45,9 +47,9 @@ cleanup()
 	fi
 }
 trap cleanup EXIT
-ARGS=("${ARGS[@]/@TOPDIR@/$WORK}")
+MACROS+=(--define "_topdir $WORK")
 
-VERSION=$(rpmspec -q --srpm --qf '%{version}' "${ARGS[@]}" "$SPEC" 2>/dev/null)
+VERSION=$(rpmspec -q --srpm --qf '%{version}' "${MACROS[@]}" "$SPEC")
 mkdir -p "$WORK/SOURCES" "$WORK/vfs-$VERSION"
 # What git would commit: a stale build/ or dist/ never leaks into the tarball.
 git -C "$ROOT" ls-files -z --cached --others --exclude-standard |
@@ -57,7 +59,7 @@ tar -C "$WORK" -czf "$WORK/SOURCES/vfs-$VERSION.tar.gz" "vfs-$VERSION"
 
 say "rpmbuild -bb vfs.spec (vfs $VERSION)"
 start=$SECONDS
-rpmbuild -bb "${ARGS[@]}" "$SPEC"
+rpmbuild -bb "${MACROS[@]}" "${BUILD_ARGS[@]}" "$SPEC"
 say "rpmbuild took $((SECONDS - start)) s"
 
 mkdir -p "$DIST_DIR"
