@@ -24,7 +24,6 @@
 # (payload/, supervisor/) and its /run/systemd/nspawn scratch directories are removed.
 set -uo pipefail
 
-PROG=${0##*/}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SRC_ROOT=$(cd "$HERE/.." && pwd)
 # shellcheck source=../integration/lib.sh
