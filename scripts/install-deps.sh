@@ -11,10 +11,16 @@ PACKAGES=(
   scdoc
   # run and test
   fuse3 dbus curl python3 uuid-runtime procps
+  # integration tests: setfattr/getfattr on the mount
+  attr
+  # the D-Bus tests: a private dbus-daemon, busctl, dbus-send, setpriv
+  dbus-daemon dbus-bin systemd util-linux
   # integration tests: a throwaway Ceph RGW (tests/servers/rgw.sh; ceph-common has the
   # ceph CLI, ceph-authtool and monmaptool) and an independent S3 client (s3check.py)
   radosgw ceph-mon ceph-osd ceph-common
   python3-boto3
+  # benchmarks (scripts/bench.sh): the peers vfsd is measured against
+  s3fs rclone
   # packages (packaging/build-deb.sh, build-rpm.sh) and their end-to-end test under a
   # real systemd (tests/e2e/nspawn-e2e.sh)
   debhelper lintian fakeroot rpm rpmlint

@@ -27,4 +27,16 @@ Result<std::string> busNameForInstance(std::string_view instance)
 	return std::string(kBusNamePrefix) + (encoded + 3);
 }
 
+std::optional<std::string> instanceForBusName(std::string_view busName)
+{
+	if (!busName.starts_with(kBusNamePrefix) || busName.size() == kBusNamePrefix.size())
+		return std::nullopt;
+	std::string path = "/x/" + std::string(busName.substr(kBusNamePrefix.size()));
+	char *decoded = nullptr;
+	if (sd_bus_path_decode(path.c_str(), "/x", &decoded) <= 0 || !decoded)
+		return std::nullopt;
+	std::unique_ptr<char, decltype(&std::free)> owner(decoded, &std::free);
+	return std::string(decoded);
+}
+
 } /* namespace vfs::control */

@@ -1,6 +1,7 @@
 // The D-Bus names an instance owns and serves (DESIGN.md §7).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,5 +19,8 @@ inline constexpr std::string_view kInterface = "org.vfs.Vfs1.Mount";
  * ("photos", "my-bucket", "2024") gives a valid, unique bus name.
  */
 Result<std::string> busNameForInstance(std::string_view instance);
+
+/* The instance a bus name belongs to ("org.vfs.Vfs1.my_2dbucket" -> "my-bucket"); none if not ours. */
+std::optional<std::string> instanceForBusName(std::string_view busName);
 
 } /* namespace vfs::control */

@@ -1,19 +1,15 @@
 // vfsctl: the human front end to a running instance's D-Bus interface.
-#include <cstdio>
-#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
 
-#include "vfs_config.h"
+#include <unistd.h>
+
+#include "ctl/ctl.h"
 
 int main(int argc, char **argv)
 {
-	if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
-		std::printf("vfsctl %s\n", VFS_VERSION);
-		return 0;
-	}
-	if (argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
-		std::puts("Usage: vfsctl status|flush|shrink NAME | list");
-		return 0;
-	}
-	std::fprintf(stderr, "vfsctl: commands are not implemented in this version yet\n");
-	return 2;
+	std::vector<std::string> args(argv + 1, argv + argc);
+	vfs::ctl::Terminal terminal{ std::cout, std::cerr, isatty(STDERR_FILENO) == 1 };
+	return vfs::ctl::run(args, terminal);
 }

@@ -30,6 +30,13 @@ Result<CommandLine> parseCommandLine(const std::vector<std::string> &args)
 			if (!v)
 				return v.error().code() == ENOENT ? Error(EINVAL, "unknown option " + arg) : v.error();
 			cl.configPath = *v;
+		} else if (arg.rfind("--instance", 0) == 0) {
+			auto v = takeValue("--instance");
+			if (!v)
+				return v.error().code() == ENOENT ? Error(EINVAL, "unknown option " + arg) : v.error();
+			if (v->empty())
+				return Error(EINVAL, "--instance needs a non-empty name");
+			cl.instance = *v;
 		} else if (arg.rfind("--set", 0) == 0) {
 			auto v = takeValue("--set");
 			if (!v)
@@ -47,10 +54,12 @@ Result<CommandLine> parseCommandLine(const std::vector<std::string> &args)
 
 std::string usage(const std::string &program)
 {
-	return "Usage: " + program + " --config FILE [--set KEY=VALUE]...\n"
+	return "Usage: " + program + " --config FILE [--instance NAME] [--set KEY=VALUE]...\n"
 	       "Mount an S3 bucket as a filesystem (runs in the foreground).\n"
 	       "\n"
 	       "  --config FILE      configuration file (see vfs.conf(5))\n"
+	       "  --instance NAME    instance name: D-Bus name org.vfs.Vfs1.NAME (escaped);\n"
+	       "                     default: the configuration file's name without .conf\n"
 	       "  --set KEY=VALUE    override one configuration key\n"
 	       "  --help             show this help\n"
 	       "  --version          show the version\n";

@@ -1,4 +1,4 @@
-// vfsd's command line: --config FILE, --set KEY=VALUE, --help, --version.
+// vfsd's command line: --config FILE, --instance NAME, --set KEY=VALUE, --help, --version.
 #pragma once
 
 #include <string>
@@ -11,6 +11,8 @@ namespace vfs::daemon {
 
 struct CommandLine {
 	std::string configPath;
+	/* --instance NAME: the D-Bus name's label; the config file's stem if empty. */
+	std::string instance;
 	/* --set KEY=VALUE overrides, in order. */
 	std::vector<std::pair<std::string, std::string>> overrides;
 	bool help = false;

@@ -115,6 +115,14 @@ const std::map<std::string, Setter> &setters()
 		{ "memory_limit", size(&Config::memoryLimit) },
 		{ "chunk_size", size(&Config::chunkSize) },
 		{ "part_size", size(&Config::partSize) },
+		{ "readahead", size(&Config::readahead) },
+		{ "read_threads", [](Config &c, const std::string &v) -> std::optional<std::string> {
+			 auto n = parseNumber<unsigned>(v);
+			 if (!n || *n < 1 || *n > 64)
+				 return "'" + v + "' is not a number from 1 to 64";
+			 c.readThreads = *n;
+			 return std::nullopt;
+		 } },
 		{ "metadata_ttl_ms", [](Config &c, const std::string &v) -> std::optional<std::string> {
 			 auto n = parseNumber<std::uint32_t>(v);
 			 if (!n)

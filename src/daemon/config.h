@@ -46,6 +46,9 @@ struct Config {
 	std::uint64_t memoryLimit = std::uint64_t(512) << 20;
 	std::uint64_t chunkSize = std::uint64_t(256) << 20;
 	std::uint64_t partSize = std::uint64_t(8) << 20;
+	/* Readahead window ceiling on sequential reads (0: off), and its GETs in flight per file. */
+	std::uint64_t readahead = std::uint64_t(64) << 20;
+	unsigned readThreads = 4;
 	std::chrono::milliseconds metadataTtl{ 1000 };
 
 	/* Service */

@@ -2,9 +2,12 @@
 #include "daemon/mount.h"
 
 #include <cstdio>
+#include <memory>
 
 #include <unistd.h>
 
+#include "control/control_service.h"
+#include "daemon/daemon_control.h"
 #include "fs/filesystem.h"
 #include "fs/s3_object_store.h"
 #include "fuse/adapter.h"
@@ -79,6 +82,8 @@ int runMount(const Config &config)
 	options.skipLog = [](const fs::SkippedKey &k) { say("skipping key: " + k.toString()); };
 	options.fileData.bucket = config.bucket;
 	options.fileData.partSize = config.partSize;
+	options.fileData.readaheadMax = config.readahead;
+	options.fileData.readThreads = config.readThreads;
 	pool::BlockPool pool(pool::PoolConfig{ config.chunkSize, config.memoryLimit });
 	fs::Filesystem filesystem(store, pool, options);
 
@@ -106,8 +111,34 @@ int runMount(const Config &config)
 		say("cannot install signal handlers");
 		return kExitFailure;
 	}
+
+	/* The bus name is owned before "mounted" is said (and before systemd hears READY=1). */
+	control::MountInfo info{ config.instance, config.bucket, endpoint->scheme() + "://" + endpoint->host(),
+				 config.mountpoint, pool.config().memoryLimit };
+	DaemonControl mountControl(info, pool, client, filesystem);
+	std::unique_ptr<control::ControlService> service;
+	if (config.bus != BusKind::None) {
+		auto started = control::ControlService::start(mountControl,
+							      config.bus == BusKind::System ? control::BusType::System
+											    : control::BusType::Session,
+							      config.instance);
+		if (!started) {
+			say(started.error().toString() + " (bus = none runs without D-Bus)");
+			return kExitFailure;
+		}
+		service = std::move(*started);
+		say("serving " + service->busName() + " on the " +
+		    (config.bus == BusKind::System ? "system" : "session") + " bus");
+	}
+
 	say("mounted bucket '" + config.bucket + "' on " + config.mountpoint);
 	auto served = (*session)->run();
+	/*
+	 * Off the bus before the final flush: a running D-Bus Flush finishes and
+	 * is answered, later calls are refused, so only one flush is left to run.
+	 */
+	if (service)
+		service->stop();
 	if (!served) {
 		say(served.error().toString());
 		return kExitFailure;

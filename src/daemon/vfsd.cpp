@@ -34,5 +34,7 @@ int main(int argc, char **argv)
 		std::fprintf(stderr, "vfsd: %s\n", config.error().message().c_str());
 		return vfs::daemon::kExitConfig;
 	}
+	if (!cl->instance.empty())
+		config->instance = cl->instance;
 	return vfs::daemon::runMount(*config);
 }

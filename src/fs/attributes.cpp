@@ -5,6 +5,8 @@
 
 #include <sys/stat.h>
 
+#include "common/text.h"
+
 namespace vfs::fs {
 
 namespace {
@@ -214,6 +216,160 @@ void storeAttributes(const Attributes &a, Metadata &metadata)
 	metadata[std::string(kMetaMtime)] = formatTime(a.mtime);
 	metadata[std::string(kMetaAtime)] = formatTime(a.atime);
 	metadata[std::string(kMetaCtime)] = formatTime(a.ctime);
+}
+
+namespace {
+
+constexpr std::string_view kBase64Digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string encodeBase64(std::string_view bytes)
+{
+	std::string out;
+	out.reserve((bytes.size() + 2) / 3 * 4);
+	std::size_t i = 0;
+	for (; i + 2 < bytes.size(); i += 3) {
+		std::uint32_t v = std::uint32_t(static_cast<unsigned char>(bytes[i])) << 16 |
+				  std::uint32_t(static_cast<unsigned char>(bytes[i + 1])) << 8 |
+				  static_cast<unsigned char>(bytes[i + 2]);
+		for (int shift = 18; shift >= 0; shift -= 6)
+			out += kBase64Digits[(v >> shift) & 63];
+	}
+	std::size_t rest = bytes.size() - i;
+	if (rest > 0) {
+		std::uint32_t v = std::uint32_t(static_cast<unsigned char>(bytes[i])) << 16;
+		if (rest == 2)
+			v |= std::uint32_t(static_cast<unsigned char>(bytes[i + 1])) << 8;
+		out += kBase64Digits[(v >> 18) & 63];
+		out += kBase64Digits[(v >> 12) & 63];
+		out += rest == 2 ? kBase64Digits[(v >> 6) & 63] : '=';
+		out += '=';
+	}
+	return out;
+}
+
+/* Standard alphabet; padding optional; nullopt on any other character. */
+std::optional<std::string> decodeBase64(std::string_view text)
+{
+	std::string out;
+	std::uint32_t acc = 0;
+	int bits = 0;
+	for (char c : text) {
+		if (c == '=')
+			break;
+		std::size_t v = kBase64Digits.find(c);
+		if (v == std::string_view::npos)
+			return std::nullopt;
+		acc = (acc << 6) | static_cast<std::uint32_t>(v);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out += static_cast<char>((acc >> bits) & 0xff);
+		}
+	}
+	return out;
+}
+
+bool unreserved(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+	       c == '.' || c == '~';
+}
+
+std::string percentEncode(std::string_view text)
+{
+	static constexpr char kHex[] = "0123456789ABCDEF";
+	std::string out;
+	for (char c : text) {
+		if (unreserved(c)) {
+			out += c;
+		} else {
+			auto b = static_cast<unsigned char>(c);
+			out += '%';
+			out += kHex[b >> 4];
+			out += kHex[b & 15];
+		}
+	}
+	return out;
+}
+
+std::string percentDecode(std::string_view text)
+{
+	std::string out;
+	for (std::size_t i = 0; i < text.size(); ++i) {
+		int hi = text[i] == '%' && i + 2 < text.size() ? hexValue(text[i + 1]) : -1;
+		int lo = hi >= 0 ? hexValue(text[i + 2]) : -1;
+		if (text[i] == '%' && hi >= 0 && lo >= 0) {
+			out += static_cast<char>(hi << 4 | lo);
+			i += 2;
+		} else {
+			out += text[i];
+		}
+	}
+	return out;
+}
+
+/* @s without one pair of surrounding double quotes, or nullopt if it has none. */
+std::optional<std::string_view> unquote(std::string_view s)
+{
+	if (s.size() < 2 || s.front() != '"' || s.back() != '"')
+		return std::nullopt;
+	return s.substr(1, s.size() - 2);
+}
+
+} /* namespace */
+
+Xattrs parseXattrs(std::string_view encoded)
+{
+	Xattrs out;
+	std::string text = percentDecode(encoded);
+	std::size_t open = text.find('{');
+	std::size_t close = text.rfind('}');
+	if (open == std::string::npos || close == std::string::npos || close <= open)
+		return out;
+	std::string_view rest = std::string_view(text).substr(open + 1, close - open - 1);
+	while (!rest.empty()) {
+		std::size_t comma = rest.find(',');
+		std::string_view pair = rest.substr(0, comma);
+		rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+		std::size_t colon = pair.find(':');
+		if (colon == std::string_view::npos)
+			continue;
+		std::string nameText = trim(pair.substr(0, colon));
+		std::string valueText = trim(pair.substr(colon + 1));
+		auto name = unquote(nameText);
+		auto value = unquote(valueText);
+		if (!name || !value || name->empty())
+			continue;
+		auto bytes = decodeBase64(*value);
+		if (bytes)
+			out[std::string(*name)] = std::move(*bytes);
+	}
+	return out;
+}
+
+std::string formatXattrs(const Xattrs &xattrs)
+{
+	std::string json = "{";
+	for (const auto &[name, value] : xattrs) {
+		if (json.size() > 1)
+			json += ',';
+		json += '"' + name + "\":\"" + encodeBase64(value) + '"';
+	}
+	json += '}';
+	return percentEncode(json);
+}
+
+bool xattrNameStorable(std::string_view name)
+{
+	return !name.empty() && name.find_first_of(std::string_view("\",:\0{}", 6)) == std::string_view::npos;
+}
+
+std::size_t metadataBytes(const Metadata &metadata)
+{
+	std::size_t n = 0;
+	for (const auto &[name, value] : metadata)
+		n += name.size() + value.size();
+	return n;
 }
 
 } /* namespace vfs::fs */

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -94,6 +95,24 @@ Metadata toMetadata(const Attributes &attributes);
 
 /* Overwrites the attribute entries of @metadata, keeping every other entry. */
 void storeAttributes(const Attributes &attributes, Metadata &metadata);
+
+/*
+ * Extended attributes as s3fs keeps them: one metadata entry "xattr" whose
+ * value is the percent-encoding of {"name":"base64(value)",...} (full names
+ * such as "user.colour", values base64 with padding, no spaces). s3fs
+ * splits that text at ',' and the first ':' and strips the quotes, so a
+ * name holding '"', ',' or ':' cannot be stored (xattrNameStorable()).
+ */
+inline constexpr std::string_view kMetaXattr = "xattr";
+using Xattrs = std::map<std::string, std::string>;
+
+/* The "xattr" entry's attributes; malformed pairs are skipped, as s3fs does. */
+Xattrs parseXattrs(std::string_view encoded);
+/* The "xattr" entry for @xattrs (every name storable). */
+std::string formatXattrs(const Xattrs &xattrs);
+bool xattrNameStorable(std::string_view name);
+/* What S3 counts against its 2 KiB user-metadata limit: every name and value byte. */
+std::size_t metadataBytes(const Metadata &metadata);
 
 /* st_mode type bits for @type, and back (nullopt for bits that are no type). */
 std::uint32_t typeBits(FileType type);

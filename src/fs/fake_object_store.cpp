@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include <openssl/evp.h>
 
@@ -194,6 +195,12 @@ void FakeObjectStore::setFaultHook(FaultHook hook)
 	hook_ = std::move(hook);
 }
 
+void FakeObjectStore::setGetDelay(std::chrono::milliseconds delay)
+{
+	std::lock_guard lock(mutex_);
+	getDelay_ = delay;
+}
+
 void FakeObjectStore::setClock(Clock clock)
 {
 	std::lock_guard lock(mutex_);
@@ -368,6 +375,7 @@ Result<GetResult> FakeObjectStore::get(const std::string &key, std::uint64_t off
 		return *e;
 	std::shared_ptr<const Bytes> data;
 	GetResult result;
+	std::chrono::milliseconds delay{ 0 };
 	{
 		std::lock_guard lock(mutex_);
 		if (into.empty())
@@ -387,10 +395,19 @@ Result<GetResult> FakeObjectStore::get(const std::string &key, std::uint64_t off
 		result.etag = o.etag;
 		result.objectSize = size;
 		stats_[Op::Get].bytesDownloaded += result.bytes;
+		delay = getDelay_;
+		++getsRunning_;
+		stats_.maxConcurrentGets = std::max(stats_.maxConcurrentGets, getsRunning_);
 	}
 	/* The bytes are immutable and shared: copy them out without the lock. */
+	if (delay.count() > 0)
+		std::this_thread::sleep_for(delay);
 	if (result.bytes > 0)
 		std::memcpy(into.data(), data->data() + offset, result.bytes);
+	{
+		std::lock_guard lock(mutex_);
+		--getsRunning_;
+	}
 	return result;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -79,6 +80,8 @@ public:
 		std::uint64_t bytesUploaded() const;
 		std::uint64_t bytesCopied() const;
 		std::uint64_t bytesDownloaded() const;
+		/* The most get() calls that were running at once. */
+		unsigned maxConcurrentGets = 0;
 	};
 
 	/* Returns 0 to let a call through, or the errno it fails with. */
@@ -100,6 +103,8 @@ public:
 	 * the store's lock, so it may call into the store.
 	 */
 	void setFaultHook(FaultHook hook);
+	/* Every get() that returns bytes takes at least this long (so that GETs overlap in tests). */
+	void setGetDelay(std::chrono::milliseconds delay);
 	/* Last-Modified of new objects; rounded down to whole seconds. Default: the system clock. */
 	void setClock(Clock clock);
 
@@ -181,6 +186,8 @@ private:
 	unsigned pageSize_ = 1000;                /* guarded by mutex_ */
 	std::uint64_t minPartSize_ = kMinPartSize; /* guarded by mutex_ */
 	bool partCopySupported_ = true;           /* guarded by mutex_ */
+	std::chrono::milliseconds getDelay_{ 0 }; /* guarded by mutex_ */
+	unsigned getsRunning_ = 0;                /* guarded by mutex_ */
 };
 
 std::string_view toString(FakeObjectStore::Op op);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <system_error>
 #include <thread>
 
 namespace vfs::fs {
@@ -112,6 +113,16 @@ FileData::FileData(pool::BlockPool &pool, ObjectStore &store, pool::InodeId inod
 
 FileData::~FileData()
 {
+	/* Workers use this object: stop them and wait for their GETs before anything goes. */
+	std::list<std::thread> workers;
+	{
+		std::lock_guard ra(raMutex_);
+		stopping_ = true;
+		queue_.clear();
+		workers.swap(workers_);
+	}
+	for (std::thread &t : workers)
+		t.join();
 	dropDirty();
 }
 
@@ -126,16 +137,23 @@ Result<void> FileData::ensureChunk(pool::ChunkIndex chunk)
 	return {};
 }
 
-Result<void> FileData::write(std::uint64_t offset, std::span<const std::byte> bytes)
+Result<std::size_t> FileData::write(std::uint64_t offset, std::span<const std::byte> bytes)
 {
 	if (bytes.empty())
-		return {};
+		return std::size_t(0);
 	if (offset > std::numeric_limits<std::uint64_t>::max() - bytes.size() ||
 	    (offset + bytes.size() - 1) / chunkSize_ > std::numeric_limits<pool::ChunkIndex>::max())
 		return Error(EFBIG, "write past the largest file size");
 
 	std::shared_lock op(opMutex_);
 	std::uint64_t pos = offset;
+	std::size_t done = 0;
+	/* A chunk's piece is all or nothing; a failure after the first piece is a short write. */
+	auto failed = [&](const Error &error) -> Result<std::size_t> {
+		if (done > 0)
+			return done;
+		return error;
+	};
 	while (!bytes.empty()) {
 		auto chunk = static_cast<pool::ChunkIndex>(pos / chunkSize_);
 		std::uint64_t rel = pos % chunkSize_;
@@ -144,14 +162,14 @@ Result<void> FileData::write(std::uint64_t offset, std::span<const std::byte> by
 			std::lock_guard state(stateMutex_);
 			auto r = ensureChunk(chunk);
 			if (!r)
-				return r;
+				return failed(r.error());
 		}
 		auto piece = bytes.first(n);
 		auto written = pool_.modifyDirtyInPlace(inode_, chunk, [&](pool::ChunkBuffer &buffer) {
 			return buffer.write(static_cast<std::size_t>(rel), piece);
 		});
 		if (!written)
-			return written.error();
+			return failed(written.error());
 		/* Published after the bytes are in place: a reader that sees the range sees them. */
 		{
 			std::lock_guard state(stateMutex_);
@@ -159,26 +177,248 @@ Result<void> FileData::write(std::uint64_t offset, std::span<const std::byte> by
 			size_ = std::max(size_, pos + n);
 		}
 		pos += n;
+		done += n;
 		bytes = bytes.subspan(n);
 	}
-	return {};
+	return done;
 }
 
 Result<std::size_t> FileData::read(std::uint64_t offset, std::span<std::byte> into)
 {
-	std::shared_lock op(opMutex_);
-	std::uint64_t size;
+	for (bool retried = false;; retried = true) {
+		std::string staleEtag;
+		{
+			std::shared_lock op(opMutex_);
+			std::uint64_t size;
+			{
+				std::lock_guard state(stateMutex_);
+				size = size_;
+				if (base_)
+					staleEtag = base_->etag;
+			}
+			if (offset >= size || into.empty())
+				return std::size_t(0);
+			auto n = static_cast<std::size_t>(std::min<std::uint64_t>(into.size(), size - offset));
+			noteRead(offset, n);
+			auto r = readRange(offset, into.first(n));
+			if (r)
+				return n;
+			/* Another client replaced the object: once, switch to it if nothing here is unsaved. */
+			if (r.error().code() != ESTALE || retried || staleEtag.empty())
+				return r.error();
+			/* The shared lock goes first: refreshBase() needs it exclusive. */
+			op.unlock();
+			if (!refreshBase(staleEtag))
+				return r.error();
+		}
+	}
+}
+
+Result<void> FileData::refreshBase(const std::string &staleEtag)
+{
+	std::unique_lock op(opMutex_);
+	if (dirty())
+		return Error(ESTALE, "the object changed while this file has unsaved data");
+	BaseObject old;
 	{
 		std::lock_guard state(stateMutex_);
-		size = size_;
+		if (!base_)
+			return Error(ESTALE, "no base object");
+		/* Another reader switched already. */
+		if (base_->etag != staleEtag)
+			return {};
+		old = *base_;
 	}
-	if (offset >= size || into.empty())
-		return std::size_t(0);
-	auto n = static_cast<std::size_t>(std::min<std::uint64_t>(into.size(), size - offset));
-	auto r = readRange(offset, into.first(n));
-	if (!r)
-		return r.error();
-	return n;
+	auto head = store_.head(key_);
+	if (!head)
+		return head.error();
+	if (head->etag == old.etag)
+		return Error(ESTALE, "the object is shorter than its size");
+	{
+		std::lock_guard state(stateMutex_);
+		base_ = BaseObject{ head->size, head->etag };
+		size_ = baseLimit_ = head->size;
+		sizeChanged_ = false;
+	}
+	{
+		std::lock_guard ra(raMutex_);
+		resetReadaheadLocked();
+	}
+	/* The old version's blocks can never be asked for again (their key has its ETag): free them now. */
+	for (std::uint64_t b = 0; b * config_.blockSize < old.size; ++b)
+		pool_.removeClean(pool::ContentKey::forObjectBlock(config_.bucket, key_, old.etag, b));
+	return {};
+}
+
+std::uint64_t FileData::readaheadCeiling() const
+{
+	/* Clean blocks share the pool with dirty ones: readahead takes at most half of what dirty data leaves. */
+	auto m = pool_.metrics();
+	std::uint64_t room = m.limitBytes > m.dirtyBytes ? (m.limitBytes - m.dirtyBytes) / 2 : 0;
+	return std::min(config_.readaheadMax, room);
+}
+
+void FileData::resetReadaheadLocked()
+{
+	queue_.clear();
+	window_ = 0;
+	queuedUpTo_ = 0;
+}
+
+void FileData::noteRead(std::uint64_t offset, std::uint64_t length)
+{
+	if (config_.readaheadMax == 0 || config_.readThreads == 0 || length == 0)
+		return;
+	std::string etag;
+	std::uint64_t baseSize, limit;
+	{
+		std::lock_guard state(stateMutex_);
+		if (!base_)
+			return;
+		etag = base_->etag;
+		baseSize = base_->size;
+		limit = std::min(baseLimit_, baseSize);
+	}
+	const std::uint64_t blockSize = config_.blockSize;
+	const std::uint64_t end = offset + length;
+	const std::uint64_t ceiling = readaheadCeiling();
+
+	std::lock_guard ra(raMutex_);
+	/* Workers that returned are joined here, so threads never pile up. */
+	for (std::thread::id id : exited_) {
+		auto it = std::find_if(workers_.begin(), workers_.end(),
+				       [&](const std::thread &t) { return t.get_id() == id; });
+		if (it != workers_.end()) {
+			it->join();
+			workers_.erase(it);
+		}
+	}
+	exited_.clear();
+	/*
+	 * Sequential: starts where the last read ended, give or take a block,
+	 * because the kernel's own readahead sends several reads at once, so
+	 * they may arrive slightly out of order.
+	 */
+	bool sequential = nextSequential_ != std::numeric_limits<std::uint64_t>::max() &&
+			  offset + blockSize >= nextSequential_ && offset <= nextSequential_ + blockSize;
+	nextSequential_ = sequential ? std::max(nextSequential_, end) : end;
+	if (!sequential) {
+		resetReadaheadLocked();
+		return;
+	}
+	if (stopping_ || limit == 0)
+		return;
+	const std::uint64_t last = (end - 1) / blockSize;
+	if (window_ == 0)
+		window_ = blockSize;
+	else if (last > lastBlockRead_)
+		window_ = std::min(window_ * 2, config_.readaheadMax);
+	lastBlockRead_ = std::max(lastBlockRead_, last);
+	std::uint64_t ahead = std::min(window_, ceiling);
+	if (ahead == 0)
+		return;
+
+	const std::uint64_t first = std::max(last + 1, queuedUpTo_);
+	const std::uint64_t wanted = std::min((end + ahead - 1) / blockSize, (limit - 1) / blockSize);
+	for (std::uint64_t b = first; b <= wanted; ++b)
+		queue_.push_back({ b, etag, std::min(blockSize, baseSize - b * blockSize) });
+	if (first <= wanted)
+		queuedUpTo_ = wanted + 1;
+
+	while (running_ < config_.readThreads && running_ < queue_.size()) {
+		try {
+			workers_.emplace_back(&FileData::prefetchLoop, this);
+		} catch (const std::system_error &) {
+			/* No thread to be had: the reader fetches on demand instead. */
+			break;
+		}
+		++running_;
+	}
+}
+
+void FileData::waitForReadahead()
+{
+	std::unique_lock ra(raMutex_);
+	fetchDone_.wait(ra, [&] { return running_ == 0; });
+}
+
+void FileData::prefetchLoop()
+{
+	for (;;) {
+		Prefetch next;
+		{
+			std::lock_guard ra(raMutex_);
+			if (stopping_ || queue_.empty()) {
+				--running_;
+				exited_.push_back(std::this_thread::get_id());
+				fetchDone_.notify_all();
+				return;
+			}
+			next = std::move(queue_.front());
+			queue_.pop_front();
+		}
+		bool cached = true;
+		auto r = blockOf(next.block, next.etag, next.length, &cached);
+		if (!r || !cached) {
+			/* The object changed or the pool has no room: stop until the next sequential read. */
+			std::lock_guard ra(raMutex_);
+			resetReadaheadLocked();
+		}
+	}
+}
+
+Result<pool::BlockHandle> FileData::blockOf(std::uint64_t block, const std::string &etag, std::uint64_t length,
+					    bool *cached)
+{
+	auto ck = pool::ContentKey::forObjectBlock(config_.bucket, key_, etag, block);
+	if (auto hit = pool_.getClean(ck))
+		return *hit;
+	const auto id = std::pair(etag, block);
+	std::shared_ptr<Fetch> fetch;
+	{
+		std::unique_lock ra(raMutex_);
+		auto it = inFlight_.find(id);
+		if (it != inFlight_.end()) {
+			/* Someone is fetching it: wait rather than GET the same bytes twice. */
+			fetch = it->second;
+			fetchDone_.wait(ra, [&] { return fetch->done; });
+			if (fetch->error)
+				return *fetch->error;
+			return *fetch->block;
+		}
+		/* Again under raMutex_: a fetch caches its block before it leaves inFlight_. */
+		if (auto hit = pool_.getClean(ck))
+			return *hit;
+		fetch = std::make_shared<Fetch>();
+		inFlight_.emplace(id, fetch);
+	}
+
+	std::vector<std::byte> bytes(static_cast<std::size_t>(length));
+	auto got = getFully(store_, key_, block * config_.blockSize, bytes, etag);
+	std::optional<pool::BlockHandle> handle;
+	std::optional<Error> error;
+	if (!got) {
+		error = got.error();
+	} else if (auto inserted = pool_.adoptClean(ck, bytes)) {
+		handle = std::move(*inserted);
+	} else {
+		/* The pool is full of dirty data: hand the bytes out uncached. */
+		handle = pool::BlockHandle(
+			std::make_shared<const pool::ImmutableBlockData>(pool::ImmutableBlockData{ std::move(bytes) }));
+		if (cached)
+			*cached = false;
+	}
+	{
+		std::lock_guard ra(raMutex_);
+		fetch->block = handle;
+		fetch->error = error;
+		fetch->done = true;
+		inFlight_.erase(id);
+	}
+	fetchDone_.notify_all();
+	if (error)
+		return *error;
+	return *handle;
 }
 
 static std::vector<DirtySpan> collectDirty(const std::map<pool::ChunkIndex, RangeSet> &valid,
@@ -226,27 +466,12 @@ Result<void> FileData::readBase(std::uint64_t offset, std::span<std::byte> out)
 	const std::uint64_t end = offset + out.size();
 	for (std::uint64_t block = offset / blockSize; block * blockSize < end; ++block) {
 		std::uint64_t blockStart = block * blockSize;
-		auto ck = pool::ContentKey::forObjectBlock(config_.bucket, key_, base_->etag, block);
-		std::optional<pool::BlockHandle> cached = pool_.getClean(ck);
-		std::vector<std::byte> local;
-		std::span<const std::byte> data;
-		if (cached) {
-			data = cached->data();
-		} else {
-			/* The whole aligned block, so neighbouring reads hit the cache. */
-			local.resize(static_cast<std::size_t>(std::min(blockSize, base_->size - blockStart)));
-			auto r = getFully(store_, key_, blockStart, local, base_->etag);
-			if (!r)
-				return r;
-			auto inserted = pool_.insertClean(ck, local);
-			if (inserted) {
-				cached = std::move(*inserted);
-				data = cached->data();
-			} else {
-				/* The pool is full of dirty data: serve this read uncached. */
-				data = local;
-			}
-		}
+		/* The whole aligned block, so neighbouring reads hit the cache. */
+		auto handle = blockOf(block, base_->etag, std::min(blockSize, base_->size - blockStart));
+		if (!handle)
+			return handle.error();
+		/* The handle keeps the bytes alive even if the pool evicts the block meanwhile. */
+		std::span<const std::byte> data = handle->data();
 		std::uint64_t s = std::max(offset, blockStart);
 		std::uint64_t e = std::min(end, blockStart + data.size());
 		if (s < e)
@@ -590,6 +815,16 @@ std::uint64_t FileData::size() const
 {
 	std::lock_guard state(stateMutex_);
 	return size_;
+}
+
+std::uint64_t FileData::dirtyBytes() const
+{
+	std::lock_guard state(stateMutex_);
+	std::uint64_t total = 0;
+	for (const auto &[chunk, ranges] : valid_)
+		for (auto [s, e] : ranges.overlapping(0, chunkSize_))
+			total += e - s;
+	return total;
 }
 
 bool FileData::dirty() const

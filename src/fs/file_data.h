@@ -2,14 +2,19 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <deque>
+#include <list>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -62,6 +67,10 @@ struct FileDataConfig {
 	std::uint64_t minPartSize = kMinPartSize;
 	/* Parts in flight at once. */
 	unsigned uploadThreads = 4;
+	/* Readahead window ceiling on sequential reads; 0 turns readahead off. */
+	std::uint64_t readaheadMax = std::uint64_t(64) << 20;
+	/* Readahead GETs in flight at once, per file. */
+	unsigned readThreads = 4;
 	/* Shared by the files of one store; FileData makes its own if null. */
 	std::shared_ptr<StoreCapabilities> capabilities;
 };
@@ -99,11 +108,24 @@ struct FlushStats {
  *    as clean pool blocks;
  *  - else zero (a hole).
  *
+ * Readahead: a read that starts where the previous one ended is
+ * sequential; each block boundary it crosses doubles a window (from one
+ * block up to readaheadMax, and at most half the memory not held by dirty
+ * data), and the blocks inside the window are fetched ahead by up to
+ * readThreads worker threads into the clean cache. Any other read resets
+ * the window and drops the queued blocks. A block wanted by a reader while
+ * it is being fetched is waited for, never fetched twice.
+ *
+ * A base object replaced by another client (ESTALE from If-Match): a file
+ * without unsaved data takes the new object as its base (HEAD) and retries
+ * the read once; one with unsaved data keeps failing with ESTALE.
+ *
  * Thread-safe: reads and writes run in parallel (writes to one chunk are
  * serialised by its block's lock); truncate() and flush() run alone.
- * Destroying a FileData discards its dirty blocks: flush first.
+ * Destroying a FileData stops readahead (waiting for GETs in flight) and
+ * discards its dirty blocks: flush first.
  *
- * Future work: readahead beyond whole aligned blocks, staging to disk.
+ * Future work: staging to disk.
  */
 class FileData
 {
@@ -115,8 +137,13 @@ public:
 	FileData(const FileData &) = delete;
 	FileData &operator=(const FileData &) = delete;
 
-	/* Writes @bytes at @offset, O(bytes.size()); ENOBUFS when the pool is full of dirty data. */
-	Result<void> write(std::uint64_t offset, std::span<const std::byte> bytes);
+	/*
+	 * Writes @bytes at @offset, O(bytes.size()), one chunk at a time.
+	 * Returns the bytes written: fewer than asked when a later chunk
+	 * failed (the earlier ones stay written), the error only when nothing
+	 * was written (ENOBUFS when the pool is full of dirty data).
+	 */
+	Result<std::size_t> write(std::uint64_t offset, std::span<const std::byte> bytes);
 
 	/* Reads up to into.size() bytes at @offset; 0 at or past the end. */
 	Result<std::size_t> read(std::uint64_t offset, std::span<std::byte> into);
@@ -138,7 +165,11 @@ public:
 	std::uint64_t size() const;
 	/* Whether flush() would send anything. */
 	bool dirty() const;
+	/* Bytes written since the last flush (valid dirty ranges), to pick what to upload first. */
+	std::uint64_t dirtyBytes() const;
 	std::optional<BaseObject> base() const;
+	/* Waits until no readahead is queued or being fetched (tests, benchmarks). */
+	void waitForReadahead();
 	const std::string &key() const { return key_; }
 	pool::InodeId inode() const { return inode_; }
 
@@ -149,7 +180,37 @@ private:
 		std::uint64_t end;
 	};
 
+	/* One aligned block of the base object being fetched; readers of the same block wait on it. */
+	struct Fetch {
+		bool done = false;
+		std::optional<pool::BlockHandle> block; /* set when done and it worked */
+		std::optional<Error> error;             /* set when done and it failed */
+	};
+	/* A block queued for readahead, with the base it belongs to. */
+	struct Prefetch {
+		std::uint64_t block;
+		std::string etag;
+		std::uint64_t length;
+	};
+
 	std::uint64_t chunkSize() const { return chunkSize_; }
+	/*
+	 * Block @block (@length bytes) of the base object @etag: from the clean
+	 * cache, from a fetch in flight, or by a GET of its own (cached when the
+	 * pool has room, else handed back uncached).
+	 */
+	Result<pool::BlockHandle> blockOf(std::uint64_t block, const std::string &etag, std::uint64_t length,
+					  bool *cached = nullptr);
+	/* The most readahead may hold: readaheadMax, at most half the memory dirty data leaves. */
+	std::uint64_t readaheadCeiling() const;
+	/* Notes a read of [offset, offset + length) for sequential detection and queues readahead. */
+	void noteRead(std::uint64_t offset, std::uint64_t length);
+	/* A readahead worker: fetches queued blocks until the queue is empty or readahead stops. */
+	void prefetchLoop();
+	/* Drops the queued readahead (random access, a failure, a new base). Needs raMutex_. */
+	void resetReadaheadLocked();
+	/* Takes the object now at key_ as the base after ESTALE, if nothing is unsaved. */
+	Result<void> refreshBase(const std::string &staleEtag);
 	/* The pool's dirty block for @chunk, created empty if missing. Needs stateMutex_. */
 	Result<void> ensureChunk(pool::ChunkIndex chunk);
 	/* Fills @out with the contents at @offset (inside size()); base bytes through clean blocks. */
@@ -186,6 +247,23 @@ private:
 	/* A truncate or a new file: flush even without dirty bytes. */
 	bool sizeChanged_ = false;
 	std::map<pool::ChunkIndex, RangeSet> valid_; /* chunk-relative ranges */
+
+	/*
+	 * Readahead state. Lock order: opMutex_, then raMutex_, then the pool's
+	 * locks; stateMutex_ and raMutex_ are never held together.
+	 */
+	std::mutex raMutex_;
+	std::condition_variable fetchDone_;     /* a Fetch finished or a worker exited */
+	std::map<std::pair<std::string, std::uint64_t>, std::shared_ptr<Fetch>> inFlight_; /* (etag, block) */
+	std::uint64_t nextSequential_ = std::numeric_limits<std::uint64_t>::max();
+	std::uint64_t window_ = 0;              /* bytes ahead of the reader; 0: not sequential */
+	std::uint64_t lastBlockRead_ = 0;       /* the last block a sequential read touched */
+	std::uint64_t queuedUpTo_ = 0;          /* blocks below this were queued already */
+	std::deque<Prefetch> queue_;
+	std::list<std::thread> workers_;        /* joined on spawn (the exited ones) and in the destructor */
+	std::vector<std::thread::id> exited_;   /* workers that returned, not yet joined */
+	unsigned running_ = 0;                  /* workers not yet exited */
+	bool stopping_ = false;
 };
 
 } /* namespace vfs::fs */

@@ -4,9 +4,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <shared_mutex>
+#include <system_error>
 #include <thread>
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include "fs/names.h"
 
@@ -24,6 +27,67 @@ Timestamp now()
 std::span<const std::byte> bytesOf(std::string_view s)
 {
 	return std::as_bytes(std::span(s.data(), s.size()));
+}
+
+/*
+ * Runs @task(i) for every i in [0, count) on up to @width threads. After
+ * the first failure no new task starts; returns that failure. @done[i] is
+ * set for each task that succeeded.
+ */
+Result<void> forEachParallel(std::size_t count, unsigned width, std::vector<char> &done,
+			     const std::function<Result<void>(std::size_t)> &task)
+{
+	done.assign(count, 0);
+	std::atomic<std::size_t> next{ 0 };
+	std::atomic<bool> stop{ false };
+	std::mutex errorMutex;
+	std::optional<Error> firstError;
+	auto worker = [&] {
+		while (!stop.load()) {
+			std::size_t i = next.fetch_add(1);
+			if (i >= count)
+				return;
+			auto r = task(i);
+			if (r) {
+				done[i] = 1;
+				continue;
+			}
+			std::lock_guard lock(errorMutex);
+			if (!firstError)
+				firstError = r.error();
+			stop = true;
+		}
+	};
+	std::vector<std::thread> threads;
+	try {
+		for (std::size_t t = 1; t < std::min<std::size_t>(width, count); ++t)
+			threads.emplace_back(worker);
+	} catch (const std::system_error &) {
+		/* No more threads to be had: the ones running (and this one) do all the work. */
+	}
+	worker();
+	for (std::thread &t : threads)
+		t.join();
+	if (firstError)
+		return *firstError;
+	return {};
+}
+
+/* "user." names are stored; the kernel's own namespaces never reach S3. */
+bool storedXattr(std::string_view name)
+{
+	return name.starts_with("user.");
+}
+
+Result<void> checkXattrName(std::string_view name)
+{
+	if (name.size() > 255)
+		return Error(ERANGE, "extended attribute name longer than 255 bytes");
+	if (name.size() == 5)
+		return Error(EINVAL, "empty extended attribute name after \"user.\"");
+	if (!xattrNameStorable(name))
+		return Error(EINVAL, "extended attribute names cannot hold '\"', ',', ':', '{' or '}' (s3fs's format)");
+	return {};
 }
 
 } /* namespace */
@@ -87,6 +151,7 @@ Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fil
 			}
 		}
 		n.attributes = fromObject(0, modified, metadata, true, options_.defaults);
+		n.metadata = std::move(metadata);
 		return std::optional<Node>(std::move(n));
 	}
 
@@ -162,7 +227,7 @@ void Filesystem::dropChild(Ino parent, std::string_view name)
 		return;
 	auto it = nodes_.find(child->second);
 	/* The inode lives on while the kernel holds references (an unlinked open file). */
-	if (it != nodes_.end() && it->second->lookups == 0 && !it->second->data)
+	if (it != nodes_.end() && !referenced(*it->second))
 		nodes_.erase(it);
 	children_.erase(child);
 }
@@ -210,12 +275,32 @@ void Filesystem::forget(Ino ino, std::uint64_t count)
 		return;
 	Node &n = *it->second;
 	n.lookups = count >= n.lookups ? 0 : n.lookups - count;
-	if (n.lookups > 0 || n.data)
+	dropIfUnreferenced(ino);
+}
+
+void Filesystem::dropIfUnreferenced(Ino ino)
+{
+	auto it = nodes_.find(ino);
+	if (ino == kRootIno || it == nodes_.end() || referenced(*it->second))
 		return;
+	Node &n = *it->second;
 	auto child = children_.find(std::pair(n.parent, n.name));
 	if (child != children_.end() && child->second == ino)
 		children_.erase(child);
 	nodes_.erase(it);
+}
+
+void Filesystem::releaseListing(const std::vector<Dirent> &entries)
+{
+	std::lock_guard lock(mutex_);
+	for (const Dirent &e : entries) {
+		auto it = nodes_.find(e.attr.ino);
+		if (it == nodes_.end())
+			continue;
+		if (it->second->listings > 0)
+			--it->second->listings;
+		dropIfUnreferenced(e.attr.ino);
+	}
 }
 
 void Filesystem::addLookup(Ino ino)
@@ -234,6 +319,12 @@ Result<Attr> Filesystem::getattr(Ino ino)
 	if (!n)
 		return n.error();
 	std::shared_ptr<Node> cur = *n;
+	{
+		/* An unlinked open file has no object to ask: it is what memory says, with no links. */
+		std::lock_guard lock(mutex_);
+		if (cur->orphaned)
+			return Attr{ cur->ino, cur->attributes, 0u };
+	}
 	if (SteadyClock::now() >= cur->fresh) {
 		std::string fileKey = cur->key;
 		if (isDir(*cur))
@@ -261,20 +352,13 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 	DirectoryReader reader(store_, (*d)->key, options_.skipLog);
 	while (!reader.done()) {
 		auto entries = reader.next();
-		if (!entries)
+		if (!entries) {
+			releaseListing(out);
 			return entries.error();
+		}
 		for (DirEntry &e : *entries) {
 			bool directory = e.type == EntryType::Directory;
-			std::shared_ptr<Node> n = known(dir, e.name, directory);
-			if (!n) {
-				Node probed;
-				probed.key = e.key;
-				probed.etag = e.etag;
-				/* Listings carry no metadata: a HEAD below (or the first stat()) gives the real attributes. */
-				probed.attributes = fromObject(e.size, e.lastModified, {}, directory, options_.defaults);
-				n = remember(dir, e.name, std::move(probed), false);
-				n->fresh = SteadyClock::now();
-			}
+			std::shared_ptr<Node> n = listed(dir, e);
 			nodes.push_back(n);
 			out.push_back({ e.name, Attr{ n->ino, n->attributes, directory ? 2u : 1u }, true });
 		}
@@ -297,6 +381,33 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 	if (options_.listMetadataRequests > 0 && !stale.empty())
 		fillMetadata(stale);
 	return out;
+}
+
+std::shared_ptr<Filesystem::Node> Filesystem::listed(Ino dir, const DirEntry &e)
+{
+	bool directory = e.type == EntryType::Directory;
+	std::lock_guard lock(mutex_);
+	auto child = children_.find(std::pair(dir, e.name));
+	if (child != children_.end()) {
+		auto it = nodes_.find(child->second);
+		if (it != nodes_.end() && isDir(*it->second) == directory) {
+			++it->second->listings;
+			return it->second;
+		}
+	}
+	auto n = std::make_shared<Node>();
+	n->ino = nextIno_++;
+	n->parent = dir;
+	n->name = e.name;
+	n->key = e.key;
+	n->etag = e.etag;
+	/* Listings carry no metadata: a HEAD (fillMetadata, or the first stat()) gives the real attributes. */
+	n->attributes = fromObject(e.size, e.lastModified, {}, directory, options_.defaults);
+	n->fresh = SteadyClock::now();
+	n->listings = 1;
+	nodes_[n->ino] = n;
+	children_[std::pair(dir, e.name)] = n->ino;
+	return n;
 }
 
 void Filesystem::fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Dirent *>> &entries)
@@ -439,11 +550,67 @@ Result<void> Filesystem::unlink(Ino parent, std::string_view name)
 		return n.error();
 	if (isDir(**n))
 		return Error(EISDIR, "is a directory");
+	/* Open somewhere: the bytes it may still read come into memory before the object goes. */
+	auto kept = keepContents(*n);
+	if (!kept)
+		return kept.error();
 	auto r = store_.remove((*n)->key);
 	if (!r)
 		return r.error();
+	retire(*n);
 	dropChild(parent, name);
 	return {};
+}
+
+Result<void> Filesystem::keepContents(const std::shared_ptr<Node> &n)
+{
+	std::shared_ptr<FileData> data;
+	{
+		std::lock_guard lock(mutex_);
+		if (n->opens == 0 || n->orphaned || n->attributes.type != FileType::Regular)
+			return {};
+		auto d = fileDataLocked(*n);
+		if (!d)
+			return d.error();
+		data = *d;
+	}
+	/*
+	 * Rewriting every byte as dirty data makes the file independent of its
+	 * object: reads never go to S3 again. Writes wait meanwhile, so none
+	 * is overwritten by the older bytes.
+	 */
+	std::unique_lock gate(*n->writeGate);
+	std::vector<std::byte> buffer(std::size_t(1) << 20);
+	std::uint64_t size = data->size();
+	for (std::uint64_t offset = 0; offset < size;) {
+		std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), size - offset));
+		auto got = data->read(offset, std::span(buffer.data(), want));
+		if (!got)
+			return got.error();
+		if (*got == 0)
+			break;
+		auto written = data->write(offset, std::span<const std::byte>(buffer.data(), *got));
+		if (!written)
+			return Error(written.error().code(),
+				     "cannot keep the open file's contents in memory for unlink: " +
+					     written.error().message());
+		offset += *got;
+	}
+	return {};
+}
+
+void Filesystem::retire(const std::shared_ptr<Node> &n)
+{
+	std::lock_guard lock(mutex_);
+	if (n->opens > 0) {
+		n->orphaned = true;
+		return;
+	}
+	/* Closed with unsaved data (a failed upload): the name is gone, so is the data. */
+	if (n->data) {
+		n->data->discard();
+		n->data.reset();
+	}
 }
 
 Result<Attr> Filesystem::symlink(std::string_view target, Ino parent, std::string_view name, const Caller &caller)
@@ -502,17 +669,30 @@ Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent
 		return source.error();
 	if (!*source)
 		return Error(ENOENT, "no such file or directory");
-	if ((*source)->attributes.type == FileType::Directory)
-		return Error(EXDEV, "directory rename is not supported yet");
+	bool sourceDir = (*source)->attributes.type == FileType::Directory;
+	if (sourceDir && toKey->starts_with(*fromKey + "/"))
+		return Error(EINVAL, "cannot move a directory into itself");
 	auto target = probe(*toKey);
 	if (!target)
 		return target.error();
 	if (*target) {
 		if (noReplace)
 			return Error(EEXIST, "target exists");
-		if ((*target)->attributes.type == FileType::Directory)
+		bool targetDir = (*target)->attributes.type == FileType::Directory;
+		if (sourceDir && !targetDir)
+			return Error(ENOTDIR, "target is not a directory");
+		if (!sourceDir && targetDir)
 			return Error(EISDIR, "target is a directory");
+		if (targetDir) {
+			auto empty = directoryEmpty((*target)->key);
+			if (!empty)
+				return empty.error();
+			if (!*empty)
+				return Error(ENOTEMPTY, "target directory not empty");
+		}
 	}
+	if (sourceDir)
+		return moveDirectory(parent, name, newParent, newName, **source, *toKey + "/", target->has_value());
 
 	/* Unsaved data goes up first, so the copy carries it. */
 	std::shared_ptr<Node> moving = known(parent, name, false);
@@ -521,9 +701,20 @@ Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent
 		if (!sent)
 			return sent.error();
 	}
+	/* A file replaced while open keeps its contents for its readers, as after unlink. */
+	std::shared_ptr<Node> replaced = *target ? known(newParent, newName, false) : nullptr;
+	if (replaced == moving)
+		replaced.reset();
+	if (replaced) {
+		auto kept = keepContents(replaced);
+		if (!kept)
+			return kept.error();
+	}
 	auto copied = store_.copy(*fromKey, *toKey, MetadataMode::Keep, PutOptions{});
 	if (!copied)
 		return copied.error();
+	if (replaced)
+		retire(replaced);
 	auto removed = store_.remove(*fromKey);
 	if (!removed)
 		return removed.error();
@@ -549,7 +740,149 @@ Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent
 	return {};
 }
 
-Result<void> Filesystem::storeMetadata(Node &n)
+Result<void> Filesystem::moveDirectory(Ino parent, std::string_view name, Ino newParent, std::string_view newName,
+				       const Node &source, const std::string &to, bool replacing)
+{
+	const std::string &from = source.key;
+
+	/* Unsaved data of open files below goes up first, so the copies carry it. */
+	std::vector<std::shared_ptr<Node>> pending;
+	{
+		std::lock_guard lock(mutex_);
+		for (auto &[ino, n] : nodes_)
+			if (!n->orphaned && n->data && n->data->dirty() && n->key.starts_with(from))
+				pending.push_back(n);
+	}
+	for (auto &n : pending) {
+		auto sent = upload(n);
+		if (!sent)
+			return sent.error();
+	}
+
+	/* Every key below, all pages; in byte order, so the table update can search it. */
+	std::vector<ListedObject> objects;
+	ListRequest list;
+	list.prefix = from;
+	list.delimiter = "";
+	do {
+		auto page = store_.list(list);
+		if (!page)
+			return page.error();
+		for (ListedObject &o : page->objects)
+			objects.push_back(std::move(o));
+		list.continuationToken = page->nextToken;
+	} while (!list.continuationToken.empty());
+	std::sort(objects.begin(), objects.end(),
+		  [](const ListedObject &a, const ListedObject &b) { return a.key < b.key; });
+	auto newKey = [&](const std::string &key) { return to + key.substr(from.size()); };
+	for (const ListedObject &o : objects) {
+		if (o.key.size() - from.size() + to.size() > kMaxKeyBytes)
+			return Error(ENAMETOOLONG, "'" + newKey(o.key) + "' would pass S3's 1024-byte key limit");
+		if (o.size > kMaxPutSize)
+			return Error(EFBIG, "'" + o.key + "' is over 5 GiB, past what one CopyObject can move");
+	}
+
+	bool hadMarker = !objects.empty() && objects.front().key == from;
+	/* An old s3fs directory object ("dir", no slash) holds the attributes: it becomes the marker. */
+	const std::string oldStyleKey = from.substr(0, from.size() - 1);
+	bool oldStyle = false;
+	Attributes markerAttributes = source.attributes;
+	Metadata markerMetadata = source.metadata;
+	if (!hadMarker) {
+		auto head = store_.head(oldStyleKey);
+		if (head) {
+			Attributes a = fromObject(head->size, head->lastModified, head->metadata, false, options_.defaults);
+			oldStyle = a.type == FileType::Directory;
+			if (oldStyle) {
+				markerAttributes = a;
+				markerMetadata = head->metadata;
+			}
+		} else if (head.error().code() != ENOENT) {
+			return head.error();
+		}
+	}
+
+	std::vector<std::string> etags(objects.size());
+	std::vector<char> done;
+	auto copied = forEachParallel(objects.size(), kDirectoryCopies, done, [&](std::size_t i) -> Result<void> {
+		auto etag = store_.copy(objects[i].key, newKey(objects[i].key), MetadataMode::Keep, PutOptions{});
+		if (!etag)
+			return Error(etag.error().code(), "copying '" + objects[i].key + "': " + etag.error().message());
+		etags[i] = *etag;
+		return {};
+	});
+	if (!copied) {
+		/* The source is whole; take back the copies (best effort), but not a marker that replaced the target's. */
+		std::vector<std::string> undo;
+		for (std::size_t i = 0; i < objects.size(); ++i)
+			if (done[i] && !(replacing && objects[i].key == from))
+				undo.push_back(newKey(objects[i].key));
+		if (!undo.empty())
+			(void)store_.removeMany(undo);
+		return copied.error();
+	}
+
+	std::string markerEtag;
+	if (!hadMarker && (objects.empty() || replacing || oldStyle)) {
+		/* The destination must exist, with the source's attributes, not the replaced directory's. */
+		PutOptions put;
+		put.metadata = markerMetadata;
+		storeAttributes(markerAttributes, put.metadata);
+		put.contentType = std::string(kDirectoryContentType);
+		auto etag = store_.put(to, {}, put);
+		if (!etag)
+			return etag.error();
+		markerEtag = *etag;
+	}
+
+	std::vector<std::string> old;
+	old.reserve(objects.size() + 1);
+	for (const ListedObject &o : objects)
+		old.push_back(o.key);
+	if (oldStyle)
+		old.push_back(oldStyleKey);
+	auto removed = store_.removeMany(old);
+	if (!removed)
+		return removed.error();
+	if (!removed->empty()) {
+		const KeyError &e = removed->front();
+		return Error(e.errnum ? e.errnum : EIO, "the copies are made but '" + e.key +
+								 "' could not be deleted: " + e.message);
+	}
+
+	std::lock_guard lock(mutex_);
+	children_.erase(std::pair(newParent, std::string(newName)));
+	auto child = children_.find(std::pair(parent, std::string(name)));
+	if (child != children_.end()) {
+		Ino ino = child->second;
+		children_.erase(child);
+		children_[std::pair(newParent, std::string(newName))] = ino;
+		if (auto it = nodes_.find(ino); it != nodes_.end()) {
+			it->second->parent = newParent;
+			it->second->name = std::string(newName);
+		}
+	}
+	/* Known descendants get their new keys; open files reopen their data from the copies. */
+	for (auto &[ino, n] : nodes_) {
+		if (n->orphaned || !n->key.starts_with(from))
+			continue;
+		auto found = std::lower_bound(objects.begin(), objects.end(), n->key,
+					      [](const ListedObject &o, const std::string &k) { return o.key < k; });
+		if (found != objects.end() && found->key == n->key)
+			n->etag = etags[static_cast<std::size_t>(found - objects.begin())];
+		if (n->key == from) {
+			n->dirMarker = hadMarker || !markerEtag.empty();
+			if (!markerEtag.empty())
+				n->etag = markerEtag;
+		}
+		n->key = newKey(n->key);
+		if (n->data && !n->data->dirty())
+			n->data.reset();
+	}
+	return {};
+}
+
+Result<void> Filesystem::storeMetadata(Node &n, const MetadataEdit &edit)
 {
 	/* Keep every other metadata entry (xattrs, other tools' keys): read, change, write back. */
 	auto head = store_.head(n.key);
@@ -562,9 +895,16 @@ Result<void> Filesystem::storeMetadata(Node &n)
 	} else if (head.error().code() != ENOENT || !isDir(n)) {
 		return head.error();
 	}
+	if (edit) {
+		auto edited = edit(metadata);
+		if (!edited)
+			return edited.error();
+	}
 	storeAttributes(n.attributes, metadata);
+	if (metadataBytes(metadata) > kMaxMetadataBytes)
+		return Error(E2BIG, "metadata of '" + n.key + "' would pass S3's 2 KiB user-metadata limit");
 	PutOptions options;
-	options.metadata = std::move(metadata);
+	options.metadata = metadata;
 	options.contentType = isDir(n) ? std::string(kDirectoryContentType) : contentType;
 
 	Result<std::string> etag = exists ? store_.copy(n.key, n.key, MetadataMode::Replace, options)
@@ -572,6 +912,7 @@ Result<void> Filesystem::storeMetadata(Node &n)
 	if (!etag)
 		return etag.error();
 	n.etag = *etag;
+	n.metadata = std::move(metadata);
 	if (isDir(n))
 		n.dirMarker = true;
 	return {};
@@ -613,9 +954,11 @@ Result<Attr> Filesystem::setattr(Ino ino, const SetAttrRequest &request)
 		auto data = fileData(n);
 		if (!data)
 			return data.error();
+		std::shared_lock gate(*n->writeGate);
 		auto r = (*data)->truncate(*request.size);
 		if (!r)
 			return r.error();
+		gate.unlock();
 		changed.size = *request.size;
 		if (!request.mtime)
 			changed.mtime = now();
@@ -640,8 +983,8 @@ Result<Attr> Filesystem::setattr(Ino ino, const SetAttrRequest &request)
 	{
 		std::lock_guard lock(mutex_);
 		data = n->data;
-		if (data && data->dirty()) {
-			/* The pending upload carries the new attributes. */
+		if ((data && data->dirty()) || n->orphaned) {
+			/* The pending upload carries the new attributes (an unlinked file has none: memory only). */
 			n->attributes = changed;
 			return Attr{ ino, changed, 1u };
 		}
@@ -660,11 +1003,174 @@ Result<Attr> Filesystem::setattr(Ino ino, const SetAttrRequest &request)
 	n->attributes = copy.attributes;
 	n->etag = copy.etag;
 	n->dirMarker = copy.dirMarker;
+	n->metadata = copy.metadata;
 	n->fresh = SteadyClock::now() + options_.attrTimeout;
 	/* The rewrite gave the object a new ETag: clean data is re-read against it. */
 	if (n->data && !n->data->dirty())
 		n->data.reset();
 	return Attr{ ino, copy.attributes, isDir(copy) ? 2u : 1u };
+}
+
+Result<void> Filesystem::editXattrs(Ino ino, const std::function<Result<void>(Xattrs &)> &edit)
+{
+	auto current = getattr(ino);
+	if (!current)
+		return current.error();
+	if (ino == kRootIno)
+		return Error(EPERM, "the bucket root has no object to hold extended attributes");
+	auto found = node(ino);
+	if (!found)
+		return found.error();
+	std::shared_ptr<Node> n = *found;
+	MetadataEdit apply = [&](Metadata &metadata) -> Result<void> {
+		auto it = metadata.find(std::string(kMetaXattr));
+		Xattrs xattrs = it == metadata.end() ? Xattrs{} : parseXattrs(it->second);
+		auto r = edit(xattrs);
+		if (!r)
+			return r;
+		if (xattrs.empty())
+			metadata.erase(std::string(kMetaXattr));
+		else
+			metadata[std::string(kMetaXattr)] = formatXattrs(xattrs);
+		return {};
+	};
+
+	Node copy;
+	{
+		std::lock_guard lock(mutex_);
+		if ((n->data && n->data->dirty()) || n->orphaned) {
+			/* The pending upload carries them (an unlinked file keeps them in memory). */
+			Metadata metadata = n->metadata;
+			auto r = apply(metadata);
+			if (!r)
+				return r;
+			Attributes changed = n->attributes;
+			changed.ctime = now();
+			storeAttributes(changed, metadata);
+			if (metadataBytes(metadata) > kMaxMetadataBytes)
+				return Error(E2BIG, "metadata of '" + n->key + "' would pass S3's 2 KiB user-metadata limit");
+			n->metadata = std::move(metadata);
+			n->attributes = changed;
+			return {};
+		}
+		copy = *n;
+	}
+	copy.attributes.ctime = now();
+	auto r = storeMetadata(copy, apply);
+	if (!r)
+		return r;
+
+	std::lock_guard lock(mutex_);
+	n->attributes.ctime = copy.attributes.ctime;
+	n->etag = copy.etag;
+	n->dirMarker = copy.dirMarker;
+	n->metadata = copy.metadata;
+	n->fresh = SteadyClock::now() + options_.attrTimeout;
+	if (n->data && !n->data->dirty())
+		n->data.reset();
+	return {};
+}
+
+Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name)
+{
+	/* Asked on every write (security.capability): answered before anything else. */
+	if (!storedXattr(name))
+		return Error(ENODATA, "only user. extended attributes are stored");
+	auto current = getattr(ino);
+	if (!current)
+		return current.error();
+	auto n = node(ino);
+	if (!n)
+		return n.error();
+	Xattrs xattrs;
+	{
+		std::lock_guard lock(mutex_);
+		auto it = (*n)->metadata.find(std::string(kMetaXattr));
+		if (it != (*n)->metadata.end())
+			xattrs = parseXattrs(it->second);
+	}
+	auto value = xattrs.find(std::string(name));
+	if (value == xattrs.end())
+		return Error(ENODATA, "no such attribute");
+	return value->second;
+}
+
+Result<std::vector<std::string>> Filesystem::listxattr(Ino ino)
+{
+	auto current = getattr(ino);
+	if (!current)
+		return current.error();
+	auto n = node(ino);
+	if (!n)
+		return n.error();
+	Xattrs xattrs;
+	{
+		std::lock_guard lock(mutex_);
+		auto it = (*n)->metadata.find(std::string(kMetaXattr));
+		if (it != (*n)->metadata.end())
+			xattrs = parseXattrs(it->second);
+	}
+	std::vector<std::string> names;
+	for (const auto &[name, value] : xattrs)
+		if (storedXattr(name)) /* s3fs may hold others (system.posix_acl_*): not ours to show */
+			names.push_back(name);
+	return names;
+}
+
+Result<void> Filesystem::setxattr(Ino ino, std::string_view name, std::string_view value, XattrFlags flags)
+{
+	if (!storedXattr(name))
+		return Error(EOPNOTSUPP, "only user. extended attributes can be stored");
+	auto valid = checkXattrName(name);
+	if (!valid)
+		return valid;
+	return editXattrs(ino, [&](Xattrs &xattrs) -> Result<void> {
+		bool exists = xattrs.count(std::string(name)) > 0;
+		if (flags == XattrFlags::Create && exists)
+			return Error(EEXIST, "attribute exists");
+		if (flags == XattrFlags::Replace && !exists)
+			return Error(ENODATA, "no such attribute");
+		xattrs[std::string(name)] = std::string(value);
+		return {};
+	});
+}
+
+Result<void> Filesystem::removexattr(Ino ino, std::string_view name)
+{
+	if (!storedXattr(name))
+		return Error(ENODATA, "only user. extended attributes are stored");
+	return editXattrs(ino, [&](Xattrs &xattrs) -> Result<void> {
+		if (xattrs.erase(std::string(name)) == 0)
+			return Error(ENODATA, "no such attribute");
+		return {};
+	});
+}
+
+Result<void> Filesystem::access(Ino ino, int mask, const Caller &caller, std::span<const std::uint32_t> groups)
+{
+	auto current = getattr(ino);
+	if (!current)
+		return current.error();
+	const Attributes &a = current->attributes;
+	if (mask == F_OK)
+		return {};
+	if (caller.uid == 0) {
+		/* root reads and writes anything, and executes what anyone may execute (or searches any directory). */
+		if (!(mask & X_OK) || a.type == FileType::Directory || (a.permissions & 0111))
+			return {};
+		return Error(EACCES, "no execute bit set");
+	}
+	unsigned bits;
+	if (caller.uid == a.uid)
+		bits = (a.permissions >> 6) & 7;
+	else if (caller.gid == a.gid || std::find(groups.begin(), groups.end(), a.gid) != groups.end())
+		bits = (a.permissions >> 3) & 7;
+	else
+		bits = a.permissions & 7;
+	unsigned wanted = static_cast<unsigned>(mask) & 7;
+	if ((bits & wanted) != wanted)
+		return Error(EACCES, "permission denied");
+	return {};
 }
 
 Result<std::shared_ptr<FileData>> Filesystem::fileDataLocked(Node &n)
@@ -748,6 +1254,7 @@ Result<void> Filesystem::open(Ino ino, int flags)
 	if (!data)
 		return data.error();
 	if (flags & O_TRUNC) {
+		std::shared_lock gate(*(*n)->writeGate);
 		auto r = (*data)->truncate(0);
 		if (!r)
 			return r;
@@ -765,7 +1272,17 @@ Result<std::size_t> Filesystem::read(Ino ino, std::uint64_t offset, std::span<st
 	auto file = fileOf(ino);
 	if (!file)
 		return file.error();
-	return file->second->read(offset, into);
+	auto &[n, data] = *file;
+	auto r = data->read(offset, into);
+	/* The read may have switched to an object another client wrote: show its size and ETag. */
+	if (auto base = data->base()) {
+		std::lock_guard lock(mutex_);
+		if (n->data == data && base->etag != n->etag && !data->dirty()) {
+			n->etag = base->etag;
+			n->attributes.size = base->size;
+		}
+	}
+	return r;
 }
 
 Result<std::size_t> Filesystem::write(Ino ino, std::uint64_t offset, std::span<const std::byte> bytes)
@@ -774,13 +1291,71 @@ Result<std::size_t> Filesystem::write(Ino ino, std::uint64_t offset, std::span<c
 	if (!file)
 		return file.error();
 	auto &[n, data] = *file;
-	auto r = data->write(offset, bytes);
-	if (!r)
-		return r.error();
-	std::lock_guard lock(mutex_);
-	n->attributes.size = data->size();
-	n->attributes.mtime = n->attributes.ctime = now();
-	return bytes.size();
+	/* Unlink waits for writes in progress before it pulls the contents in (keepContents). */
+	std::shared_lock gate(*n->writeGate);
+	std::size_t done = 0;
+	std::optional<Error> failure;
+	/* What to upload when the pool is full of dirty data: this file first, then the others, largest first. */
+	std::vector<std::shared_ptr<Node>> relief;
+	bool reliefListed = false;
+	std::size_t nextRelief = 0;
+	while (done < bytes.size()) {
+		auto r = data->write(offset + done, bytes.subspan(done));
+		if (r) {
+			/* A short count: the rest is retried and says why it stopped. */
+			done += *r;
+			continue;
+		}
+		if (r.error().code() != ENOBUFS) {
+			failure = r.error();
+			break;
+		}
+		if (!reliefListed) {
+			reliefListed = true;
+			relief.push_back(n);
+			std::vector<std::pair<std::uint64_t, std::shared_ptr<Node>>> others;
+			{
+				std::lock_guard lock(mutex_);
+				for (auto &[otherIno, other] : nodes_)
+					if (other != n && other->data && !other->orphaned && other->data->dirty())
+						others.emplace_back(0, other);
+			}
+			for (auto &[bytesDirty, other] : others) {
+				std::shared_ptr<FileData> otherData;
+				{
+					std::lock_guard lock(mutex_);
+					otherData = other->data;
+				}
+				bytesDirty = otherData ? otherData->dirtyBytes() : 0;
+			}
+			std::stable_sort(others.begin(), others.end(),
+					 [](const auto &a, const auto &b) { return a.first > b.first; });
+			for (auto &entry : others)
+				relief.push_back(entry.second);
+		}
+		if (nextRelief == relief.size()) {
+			/* Nothing left to upload and still no room: the write cannot fit in memory_limit. */
+			failure = Error(ENOSPC, "memory_limit is full of unsaved data: " + r.error().message());
+			break;
+		}
+		/* Uploading releases the file's dirty blocks; then the write is retried. */
+		auto sent = upload(relief[nextRelief++]);
+		if (!sent) {
+			failure = Error(EIO, "no memory for the write, and uploading to make room failed: " +
+					     sent.error().message());
+			break;
+		}
+	}
+	gate.unlock();
+	if (done > 0) {
+		std::lock_guard lock(mutex_);
+		n->attributes.size = data->size();
+		n->attributes.mtime = n->attributes.ctime = now();
+	}
+	/* A short count when part was written: the caller retries the rest and gets the error then. */
+	if (done == 0 && failure)
+		return *failure;
+	return done;
 }
 
 Result<std::uint64_t> Filesystem::upload(const std::shared_ptr<Node> &n)
@@ -790,7 +1365,7 @@ Result<std::uint64_t> Filesystem::upload(const std::shared_ptr<Node> &n)
 	{
 		std::lock_guard lock(mutex_);
 		data = n->data;
-		if (!data)
+		if (!data || n->orphaned)
 			return std::uint64_t(0);
 		metadata = n->metadata;
 		storeAttributes(n->attributes, metadata);
@@ -843,12 +1418,23 @@ Result<void> Filesystem::release(Ino ino)
 	auto n = node(ino);
 	if (!n)
 		return n.error();
+	/* Declared before the lock, so destroyed after the unlock: it may wait for its readahead GETs. */
+	std::shared_ptr<FileData> last;
 	std::lock_guard lock(mutex_);
-	if ((*n)->opens > 0)
-		--(*n)->opens;
+	Node &cur = **n;
+	if (cur.opens > 0)
+		--cur.opens;
+	if (cur.opens == 0 && cur.orphaned) {
+		/* The last descriptor of an unlinked file: its contents go now. */
+		if (cur.data)
+			cur.data->discard();
+		last = std::move(cur.data);
+		dropIfUnreferenced(cur.ino);
+		return {};
+	}
 	/* Unsaved data (a failed upload) stays for flushAll(); else the memory goes now. */
-	if ((*n)->opens == 0 && (*n)->data && !(*n)->data->dirty())
-		(*n)->data.reset();
+	if (cur.opens == 0 && cur.data && !cur.data->dirty())
+		last = std::move(cur.data);
 	return {};
 }
 
@@ -858,7 +1444,7 @@ Result<std::uint64_t> Filesystem::flushAll()
 	{
 		std::lock_guard lock(mutex_);
 		for (auto &[ino, n] : nodes_)
-			if (n->data && n->data->dirty())
+			if (n->data && n->data->dirty() && !n->orphaned)
 				withData.push_back(n);
 	}
 	std::uint64_t sent = 0;

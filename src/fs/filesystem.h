@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/rw_lock.h"
 #include "fs/attributes.h"
 #include "fs/directory.h"
 #include "fs/file_data.h"
@@ -62,6 +64,9 @@ struct SetAttrRequest {
 	std::optional<Timestamp> mtime;
 	std::optional<std::uint64_t> size;
 };
+
+/* setxattr()'s XATTR_CREATE / XATTR_REPLACE. */
+enum class XattrFlags { Any, Create, Replace };
 
 struct Dirent {
 	std::string name;
@@ -113,20 +118,44 @@ public:
 	void addLookup(Ino ino);
 	Result<Attr> getattr(Ino ino);
 	Result<Attr> setattr(Ino ino, const SetAttrRequest &request);
+	/* Lists @dir. Its entries stay known until releaseListing() (an open directory handle). */
 	Result<std::vector<Dirent>> readdir(Ino dir);
+	/* The directory handle that held @entries is closed: inodes nobody references go. */
+	void releaseListing(const std::vector<Dirent> &entries);
 	Result<Attr> mkdir(Ino parent, std::string_view name, std::uint32_t permissions, const Caller &caller);
 	Result<void> rmdir(Ino parent, std::string_view name);
 	Result<void> unlink(Ino parent, std::string_view name);
 	Result<Attr> symlink(std::string_view target, Ino parent, std::string_view name, const Caller &caller);
 	Result<std::string> readlink(Ino ino);
 	/*
-	 * Files and symlinks: a server-side copy then a delete (not atomic: see
-	 * docs/SEMANTICS.md). @noReplace: EEXIST if @newName exists. Directories:
-	 * EXDEV for now, so mv(1) falls back to copying the tree itself.
+	 * A server-side copy then a delete (not atomic: see docs/SEMANTICS.md).
+	 * Files and symlinks: one CopyObject. Directories: every key under the
+	 * prefix, copied kDirectoryCopies at a time, then deleted in batches;
+	 * a failed copy deletes nothing from the source. @noReplace: EEXIST if
+	 * @newName exists. POSIX's refusals: ENOTDIR (directory onto a
+	 * non-directory), EISDIR (the reverse), ENOTEMPTY (onto a non-empty
+	 * directory), EINVAL (a directory into its own subtree).
 	 */
 	Result<void> rename(Ino parent, std::string_view name, Ino newParent, std::string_view newName,
 			    bool noReplace);
+	static constexpr unsigned kDirectoryCopies = 8;
 	StatFs statfs() const;
+
+	/*
+	 * Extended attributes. Only "user." names are stored, in the object's
+	 * "xattr" metadata entry as s3fs does (see attributes.h); a directory's
+	 * live on its marker (an implicit directory gets one). Other namespaces
+	 * are answered without a request: ENODATA (get, remove), EOPNOTSUPP
+	 * (set). E2BIG when the object's metadata would pass S3's 2 KiB. On a
+	 * file with unsaved data the change rides with the next upload.
+	 */
+	Result<std::string> getxattr(Ino ino, std::string_view name);
+	Result<std::vector<std::string>> listxattr(Ino ino);
+	Result<void> setxattr(Ino ino, std::string_view name, std::string_view value, XattrFlags flags);
+	Result<void> removexattr(Ino ino, std::string_view name);
+
+	/* The kernel's check of @mask (R_OK, W_OK, X_OK; 0 = exists) against the mode bits, for @caller. */
+	Result<void> access(Ino ino, int mask, const Caller &caller, std::span<const std::uint32_t> groups = {});
 
 	/*
 	 * Regular files. A file's data lives in a FileData from the first open
@@ -163,11 +192,20 @@ private:
 		Metadata metadata;      /* objects: user metadata as last seen, kept on rewrite */
 		std::shared_ptr<FileData> data; /* while open, or holding unsaved data */
 		unsigned opens = 0;
+		/* Unlinked or renamed over while open: lives on from memory, never uploaded again. */
+		bool orphaned = false;
+		/* Shared by writes and truncates, exclusive while an unlink pulls the contents in. */
+		std::shared_ptr<RwLock> writeGate = std::make_shared<RwLock>();
 		std::uint64_t lookups = 0;
+		unsigned listings = 0; /* open directory handles whose listing names this inode */
 		std::chrono::steady_clock::time_point fresh;
 	};
 
 	static bool isDir(const Node &n) { return n.attributes.type == FileType::Directory; }
+	/* Whether anything still needs inode @n: the kernel, an open listing, or unsaved data. */
+	static bool referenced(const Node &n) { return n.lookups > 0 || n.listings > 0 || n.data; }
+	/* Forgets @ino (and its name) if nothing references it. Needs mutex_. */
+	void dropIfUnreferenced(Ino ino);
 	Result<std::shared_ptr<Node>> node(Ino ino) const;
 	/* The child's key under @parent: "a/b/" + name (+ "/" for a directory prefix). */
 	static std::string childKey(const Node &parent, std::string_view name);
@@ -177,13 +215,25 @@ private:
 	Result<std::optional<Node>> probe(const std::string &fileKey);
 	/* Records @probed as the child @name of @parent (reusing its inode if known). */
 	std::shared_ptr<Node> remember(Ino parent, std::string_view name, Node probed, bool countLookup);
+	/* The node for listed entry @e of @dir, counted as listed: the known one if of the same kind, else a new one. */
+	std::shared_ptr<Node> listed(Ino dir, const DirEntry &e);
 	/* The known child @name of @parent, if it is (still) of the same kind. */
 	std::shared_ptr<Node> known(Ino parent, std::string_view name, bool directory) const;
 	void dropChild(Ino parent, std::string_view name);
 	Result<bool> directoryEmpty(const std::string &prefix);
 	/* HEADs @entries' objects (and directory markers) in parallel and records what they say. */
 	void fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Dirent *>> &entries);
-	Result<void> storeMetadata(Node &n);
+	using MetadataEdit = std::function<Result<void>(Metadata &)>;
+	/* Rewrites @n's metadata: the stored entries, @edit applied, then @n's attributes. */
+	Result<void> storeMetadata(Node &n, const MetadataEdit &edit = {});
+	/* Applies @edit to @ino's xattrs, stored now or with the pending upload. */
+	Result<void> editXattrs(Ino ino, const std::function<Result<void>(Xattrs &)> &edit);
+	/* Before @n's object goes away while open: every byte into the pool (ENOBUFS if it cannot hold them). */
+	Result<void> keepContents(const std::shared_ptr<Node> &n);
+	/* After @n's object went away: open, it lives on from memory; closed, its unsaved data is dropped. */
+	void retire(const std::shared_ptr<Node> &n);
+	Result<void> moveDirectory(Ino parent, std::string_view name, Ino newParent, std::string_view newName,
+				   const Node &source, const std::string &to, bool replacing);
 	/* A node for a new child @name of @parent: EEXIST if the name is taken, without counting a lookup. */
 	Result<Node> newChild(Ino parent, std::string_view name, FileType type, std::uint32_t permissions,
 			      const Caller &caller);
@@ -198,7 +248,10 @@ private:
 	pool::BlockPool &pool_;
 	FilesystemOptions options_;
 
-	/* Lock order: mutex_ is never held while a FileData lock is taken for I/O. */
+	/*
+	 * Lock order: a Node's writeGate, then FileData's locks; mutex_ is never
+	 * held while either is taken for I/O.
+	 */
 	mutable std::mutex metricsMutex_; /* a leaf: nothing is locked under it */
 	FsMetrics metrics_;               /* guarded by metricsMutex_ */
 

@@ -6,7 +6,10 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <string>
 #include <vector>
+
+#include <sys/xattr.h>
 
 namespace vfs::fuse {
 
@@ -224,6 +227,8 @@ void opOpendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fi->fh = reinterpret_cast<std::uint64_t>(handle.get());
 		if (fuse_reply_open(req, fi) == 0)
 			handle.release();
+		else
+			context(req).filesystem.releaseListing(handle->entries);
 	});
 }
 
@@ -293,7 +298,8 @@ void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struc
 
 void opReleasedir(fuse_req_t req, fuse_ino_t, struct fuse_file_info *fi)
 {
-	delete reinterpret_cast<DirHandle *>(fi->fh);
+	std::unique_ptr<DirHandle> handle(reinterpret_cast<DirHandle *>(fi->fh));
+	context(req).filesystem.releaseListing(handle->entries);
 	fuse_reply_err(req, 0);
 }
 
@@ -370,6 +376,76 @@ void opRelease(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *)
 	});
 }
 
+/* The size probe (@size 0: how many bytes), ERANGE when @size is too small, else the bytes. */
+void replyXattrBytes(fuse_req_t req, const std::string &bytes, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, bytes.size());
+	else if (size < bytes.size())
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, bytes.data(), bytes.size());
+}
+
+void opSetxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value, size_t size, int flags)
+{
+	guarded(req, [&] {
+		fs::XattrFlags mode = fs::XattrFlags::Any;
+		if (flags & XATTR_CREATE)
+			mode = fs::XattrFlags::Create;
+		else if (flags & XATTR_REPLACE)
+			mode = fs::XattrFlags::Replace;
+		auto r = context(req).filesystem.setxattr(ino, name, std::string_view(value, size), mode);
+		fuse_reply_err(req, r.ok() ? 0 : r.error().code());
+	});
+}
+
+void opGetxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.getxattr(ino, name);
+		if (!failed(req, r))
+			replyXattrBytes(req, *r, size);
+	});
+}
+
+void opListxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.listxattr(ino);
+		if (failed(req, r))
+			return;
+		std::string names;
+		for (const std::string &name : *r) {
+			names += name;
+			names += '\0';
+		}
+		replyXattrBytes(req, names, size);
+	});
+}
+
+void opRemovexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	guarded(req, [&] {
+		auto r = context(req).filesystem.removexattr(ino, name);
+		fuse_reply_err(req, r.ok() ? 0 : r.error().code());
+	});
+}
+
+/* Only reached without default_permissions (the session sets it, so the kernel checks itself). */
+void opAccess(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	guarded(req, [&] {
+		gid_t groups[64];
+		int count = fuse_req_getgroups(req, 64, groups);
+		std::vector<std::uint32_t> list;
+		for (int i = 0; i < count && i < 64; ++i)
+			list.push_back(groups[i]);
+		auto r = context(req).filesystem.access(ino, mask, callerOf(req), list);
+		fuse_reply_err(req, r.ok() ? 0 : r.error().code());
+	});
+}
+
 void opStatfs(fuse_req_t req, fuse_ino_t)
 {
 	fs::StatFs s = context(req).filesystem.statfs();
@@ -434,6 +510,11 @@ const struct fuse_lowlevel_ops &operations()
 		o.flush = opFlush;
 		o.fsync = opFsync;
 		o.release = opRelease;
+		o.setxattr = opSetxattr;
+		o.getxattr = opGetxattr;
+		o.listxattr = opListxattr;
+		o.removexattr = opRemovexattr;
+		o.access = opAccess;
 		return o;
 	}();
 	return ops;

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <malloc.h>
+
 namespace vfs::pool {
 
 std::vector<std::byte> MutableBlockHandle::data() const
@@ -140,6 +142,11 @@ bool BlockPool::removeDirty(InodeId inode, ChunkIndex chunk)
 
 Result<BlockHandle> BlockPool::insertClean(const ContentKey &key, std::vector<std::byte> bytes)
 {
+	return adoptClean(key, bytes);
+}
+
+Result<BlockHandle> BlockPool::adoptClean(const ContentKey &key, std::vector<std::byte> &bytes)
+{
 	{
 		std::lock_guard lock(cleanMutex_);
 		auto it = clean_.find(key);
@@ -217,6 +224,43 @@ std::size_t BlockPool::evictClean(std::size_t needed)
 std::size_t BlockPool::dropClean()
 {
 	return evictClean(SIZE_MAX);
+}
+
+ShrinkResult BlockPool::shrink()
+{
+	ShrinkResult result;
+	{
+		std::lock_guard lock(cleanMutex_);
+		result.cleanBlocks = clean_.size();
+	}
+	result.cleanBytes = dropClean();
+
+	/* Collected under the shard locks, shrunk under each block's own lock only. */
+	std::vector<std::shared_ptr<MutableBlockData>> blocks;
+	for (DirtyShard &shard : shards_) {
+		std::shared_lock lock(shard.mutex);
+		for (const auto &[key, block] : shard.blocks)
+			blocks.push_back(block);
+	}
+	for (auto &block : blocks) {
+		std::unique_lock lock(block->mutex);
+		if (block->removed)
+			continue;
+		std::size_t released = block->buffer.shrinkToFit();
+		if (released) {
+			shrinks_.fetch_add(1, std::memory_order_relaxed);
+			shrunkBytes_.fetch_add(released, std::memory_order_relaxed);
+		}
+		result.reservedBytes += released;
+	}
+	blocks.clear();
+
+	/*
+	 * Clean blocks are heap vectors: once glibc raised its mmap threshold
+	 * they live in arenas that free() does not return to the kernel.
+	 */
+	malloc_trim(0);
+	return result;
 }
 
 PoolMetrics BlockPool::metrics() const

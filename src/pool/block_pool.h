@@ -107,6 +107,14 @@ struct PoolMetrics {
 	std::uint64_t shrunkBytes = 0;      /* reserved bytes given back by shrinkDirtyBlock */
 };
 
+/* What BlockPool::shrink() gave back. */
+struct ShrinkResult {
+	std::size_t cleanBytes = 0;    /* clean blocks dropped (resident memory) */
+	std::size_t cleanBlocks = 0;
+	std::size_t reservedBytes = 0; /* address space past dirty blocks' last pages */
+	std::size_t total() const { return cleanBytes + reservedBytes; }
+};
+
 /*
  * Thread safety: every method may be called from any thread at once. Dirty
  * blocks are found through sharded maps; a block's own lock serialises its
@@ -167,11 +175,23 @@ public:
 	 * returned (same key, same content). ENOBUFS if dirty data leaves no room.
 	 */
 	Result<BlockHandle> insertClean(const ContentKey &key, std::vector<std::byte> bytes);
+	/* As insertClean(), but @bytes is moved from only on success: on ENOBUFS the caller still has them. */
+	Result<BlockHandle> adoptClean(const ContentKey &key, std::vector<std::byte> &bytes);
 	/* The cached block @key, now the most recently used. */
 	std::optional<BlockHandle> getClean(const ContentKey &key);
 	bool removeClean(const ContentKey &key);
 	/* Evicts every clean block; returns the bytes released. */
 	std::size_t dropClean();
+
+	/*
+	 * Releases every byte the pool holds that no data needs (D-Bus Shrink):
+	 * drops all clean blocks, gives back each dirty block's capacity past its
+	 * last page (a later write past it remaps, never copies), then returns
+	 * the allocator's free memory to the kernel so the RSS really drops.
+	 * Flushed files hold no dirty blocks (flush releases them); a dirty
+	 * block's bytes are never touched.
+	 */
+	ShrinkResult shrink();
 
 	PoolMetrics metrics() const;
 

@@ -21,7 +21,7 @@ same() { test "$(sha "$1")" = "$(sha "$2")"; }
 in_bucket() { test "$(s3 sha256 "$bucket" "$1")" = "$(sha "$2")"; }
 
 start_vfsd() {
-  "$VFSD" --config "$conf" 2>>"$dir/vfsd.log" &
+  "$VFSD" --config "$conf" "$@" 2>>"$dir/vfsd.log" &
   pid=$!
   for _ in $(seq 100); do grep -q " $mnt fuse.vfs " /proc/mounts && return 0; sleep 0.1; done
   return 1
@@ -95,6 +95,22 @@ CONF
   check "$server: remount" start_vfsd
   check "$server: contents survive a remount" same "$dir/sparse" "$mnt/sparse"
   check "$server: SIGTERM again: exit 0" stop_vfsd
+
+  # The read path: a 64 MiB object boto3 wrote, read sequentially (readahead, parallel GETs).
+  head -c $((64 << 20)) /dev/urandom > "$dir/seq"
+  s3 put "$bucket" seq "$dir/seq" >/dev/null
+  # Memory pressure: a file 3x memory_limit is written by uploading along the way.
+  head -c $((200 << 20)) /dev/urandom > "$dir/huge"
+  check "$server: remount with memory_limit=64M" start_vfsd --set memory_limit=64M
+  check "$server: 64 MiB sequential read of a boto3 object, same SHA-256" \
+    test "$(dd if="$mnt/seq" bs=1M status=none | sha256sum | cut -d' ' -f1)" = "$(sha "$dir/seq")"
+  check "$server: 200 MiB written through 64M of memory" dd if="$dir/huge" of="$mnt/huge" bs=1M status=none
+  check "$server: ...boto3 reads the same bytes" in_bucket huge "$dir/huge"
+  # Had the file been held in memory until close, vfsd's peak RSS would exceed its 200 MiB.
+  hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+  check "$server: ...vfsd's peak RSS stayed under 160 MiB (was $((hwm >> 10)) MiB)" test "$hwm" -lt $((160 << 10))
+  check "$server: SIGTERM after the big write: exit 0" stop_vfsd
+  rm -f "$dir/huge" "$dir/seq"
 done
 
 summary

@@ -96,6 +96,88 @@ CONF
   check "$server: rmdir" rmdir "$mnt/made"
   check "$server: ...marker gone" bash -c "! s3 head $bucket made/ >/dev/null 2>&1"
   check "$server: a key written behind our back shows up" bash -c "s3 put $bucket late.txt '$dir/hello' >/dev/null && test -f '$mnt/late.txt'"
+
+  # Directory rename: a tree of 55 files moved by server-side copies, onto an empty directory, then to a new name.
+  # Markers by mkdir, files by boto3; contents compared by ETag (MD5) in listings, and once read through the mount.
+  mkdir -p "$dir/tree/a/b" "$mnt/tree/a/b" "$mnt/empty"
+  for i in $(seq 50); do printf 'file %s\n' "$i" > "$dir/tree/f$i"; done
+  printf 'deeper\n' > "$dir/tree/a/b/deep"
+  for i in 1 2 3 4; do printf 'mid %s\n' "$i" > "$dir/tree/a/m$i"; done
+  s3 putdir "$bucket" tree/ "$dir/tree"
+  sums() { (cd "$1" && find . -type f | xargs -P 8 -n 8 sha256sum | sort -k 2); }
+  # The keys under prefix $1 in the bucket listing $2, prefix cut: "SIZE<TAB>ETAG<TAB>REST".
+  under() { awk -F'\t' -v p="$1" 'index($3, p) == 1 { print $1 "\t" $2 "\t" substr($3, length(p) + 1) }' <<<"$2" | sort -k 3; }
+  all=$(s3 ls "$bucket")
+  before=$(under tree/ "$all")
+  check "$server: tree has 55 files and 3 markers in the bucket" test "$(wc -l <<<"$before")" = 58
+  check "$server: mv -T a tree onto an empty directory" mv -T "$mnt/tree" "$mnt/empty"
+  all=$(s3 ls "$bucket")
+  check "$server: ...no key left under tree/" test -z "$(under tree/ "$all")"
+  check "$server: ...every key under empty/, same sizes and ETags" test "$(under empty/ "$all")" = "$before"
+  check "$server: mv a tree to a new name" mv "$mnt/empty" "$mnt/moved"
+  all=$(s3 ls "$bucket")
+  check "$server: ...no key left under empty/" test -z "$(under empty/ "$all")"
+  check "$server: ...every key under moved/, same sizes and ETags" test "$(under moved/ "$all")" = "$before"
+  check "$server: ...contents equal through the mount" test "$(sums "$mnt/moved")" = "$(sums "$dir/tree")"
+  mkdir -p "$mnt/src2/x" "$mnt/full"
+  printf 'x\n' > "$mnt/full/occupant"
+  errno_of_rename() {
+    python3 -c 'import os, sys
+try:
+    os.rename(sys.argv[1], sys.argv[2]); print("ok")
+except OSError as e:
+    print(os.strerror(e.errno))' "$1" "$2"
+  }
+  check "$server: rename onto a non-empty directory: ENOTEMPTY" \
+    test "$(errno_of_rename "$mnt/src2" "$mnt/full")" = "Directory not empty"
+  check "$server: rename of a directory onto a file: ENOTDIR" \
+    test "$(errno_of_rename "$mnt/src2" "$mnt/full/occupant")" = "Not a directory"
+  check "$server: ...the refused source is whole" test -d "$mnt/src2/x"
+
+  # Rename over an existing file replaces it.
+  printf 'winner\n' > "$mnt/one"
+  printf 'loser\n' > "$mnt/two"
+  check "$server: mv a file over another" mv "$mnt/one" "$mnt/two"
+  check "$server: ...the target has the source's contents" test "$(cat "$mnt/two")" = winner
+  check "$server: ...in the bucket too" bash -c "s3 get $bucket two /dev/stdout | grep -qx winner"
+  check "$server: ...the source name is gone" bash -c "! s3 head $bucket one >/dev/null 2>&1 && ! test -e '$mnt/one'"
+
+  # Extended attributes: user.* in s3fs's x-amz-meta-xattr, read back by boto3.
+  check "$server: setfattr on a file" setfattr -n user.colour -v blue "$mnt/two"
+  check "$server: setfattr on a directory" setfattr -n user.kind -v tree "$mnt/moved"
+  check "$server: getfattr reads it back" test "$(getfattr --only-values -n user.colour "$mnt/two")" = blue
+  check "$server: ...boto3 finds it in s3fs's format" test "$(s3 xattrs "$bucket" two)" = user.colour=blue
+  check "$server: ...the directory's on its marker" test "$(s3 xattrs "$bucket" moved/)" = user.kind=tree
+  check "$server: ...the file's contents untouched" bash -c "s3 get $bucket two /dev/stdout | grep -qx winner"
+  check "$server: setfattr -x removes it" setfattr -x user.colour "$mnt/two"
+  check "$server: ...gone from the metadata" test -z "$(s3 xattrs "$bucket" two)"
+  check "$server: security.* is refused" bash -c "! setfattr -n security.test -v x '$mnt/two' 2>/dev/null"
+
+  # An unlinked open file stays readable and writable through its descriptor.
+  head -c 300000 /dev/urandom > "$dir/payload"
+  cp "$dir/payload" "$mnt/doomed"
+  out=$(S3=$HERE/servers/s3check.py python3 - "$mnt/doomed" "$dir/payload" "$bucket" <<'PY'
+import os, subprocess, sys
+path, payload, bucket = sys.argv[1:]
+expected = open(payload, "rb").read()
+fd = os.open(path, os.O_RDWR)
+first = os.pread(fd, 1000, 0)
+os.unlink(path)
+gone = not os.path.exists(path)
+in_bucket = subprocess.run([sys.executable, os.environ["S3"], "head", bucket, "doomed"],
+                           capture_output=True).returncode == 0
+rest = os.pread(fd, len(expected), 1000)
+os.pwrite(fd, b"appended", len(expected))
+tail = os.pread(fd, 100, len(expected))
+nlink = os.fstat(fd).st_nlink
+os.close(fd)
+print("gone" if gone else "still-there", "deleted" if not in_bucket else "in-bucket",
+      "same" if first + rest == expected else "differ", tail.decode(errors="replace"), nlink)
+PY
+)
+  check "$server: unlinked open file read through its fd (got: $out)" test "$out" = "gone deleted same appended 0"
+  check "$server: ...and not resurrected at close" bash -c "! s3 head $bucket doomed >/dev/null 2>&1"
+
   kill -TERM "$pid"; wait "$pid"; status=$?; pid=""
   check "$server: SIGTERM: exit 0" test "$status" = 0
   check "$server: SIGTERM: unmounted" bash -c "! grep -q ' $mnt ' /proc/mounts"

@@ -5,9 +5,12 @@ The endpoint is --endpoint or $S3_ENDPOINT; credentials and region come from the
 AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_DEFAULT_REGION).
 
   s3check.py put BUCKET KEY FILE [--single] [--part-size MIB] [--meta K=V ...] [--content-type T]
+  s3check.py putdir BUCKET PREFIX DIR   every file under DIR as PREFIX + its relative path (8 at a time)
   s3check.py get BUCKET KEY FILE
   s3check.py sha256 BUCKET KEY          prints the hex SHA-256 of the object's bytes
   s3check.py head BUCKET KEY            prints the HeadObject answer as JSON (with Metadata)
+  s3check.py xattrs BUCKET KEY          one "NAME=VALUE" line per extended attribute s3fs-style
+                                        (x-amz-meta-xattr: percent-encoded {"name":"base64",...})
   s3check.py ls BUCKET [PREFIX] [--json]  one "SIZE<TAB>ETAG<TAB>KEY" line per object
   s3check.py mb BUCKET
   s3check.py rb BUCKET [--force]        --force first deletes every object and upload
@@ -16,10 +19,13 @@ Exits 0 on success; on any error prints "s3check: ..." to stderr and exits 1 (2 
 """
 
 import argparse
+import base64
+import concurrent.futures
 import hashlib
 import json
 import os
 import sys
+import urllib.parse
 
 try:
     import boto3
@@ -76,6 +82,22 @@ def cmd_put(s3, args):
     s3.upload_file(args.file, args.bucket, args.key, ExtraArgs=extra, Config=transfer)
 
 
+def cmd_putdir(s3, args):
+    files = []
+    for root, _, names in os.walk(args.dir):
+        for name in names:
+            path = os.path.join(root, name)
+            files.append((path, args.prefix + os.path.relpath(path, args.dir)))
+
+    def upload(item):
+        with open(item[0], "rb") as f:
+            s3.put_object(Bucket=args.bucket, Key=item[1], Body=f.read())
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        for done in pool.map(upload, files):
+            pass
+
+
 def cmd_get(s3, args):
     body = s3.get_object(Bucket=args.bucket, Key=args.key)["Body"]
     with open(args.file, "wb") as f:
@@ -95,6 +117,20 @@ def cmd_head(s3, args):
     answer = s3.head_object(Bucket=args.bucket, Key=args.key)
     answer.pop("ResponseMetadata", None)
     print(json.dumps(answer, default=str, sort_keys=True, indent=1))
+
+
+def cmd_xattrs(s3, args):
+    encoded = s3.head_object(Bucket=args.bucket, Key=args.key).get("Metadata", {}).get("xattr")
+    if encoded is None:
+        return
+    text = urllib.parse.unquote(encoded)
+    try:
+        pairs = json.loads(text)
+    except ValueError as e:
+        raise Failure(f"x-amz-meta-xattr is not JSON after percent-decoding: {text!r}") from e
+    for name in sorted(pairs):
+        value = base64.b64decode(pairs[name], validate=True)
+        print(f"{name}={value.decode('utf-8', 'backslashreplace')}")
 
 
 def list_objects(s3, bucket, prefix=""):
@@ -162,9 +198,16 @@ def parser():
     c.add_argument("--content-type")
     c.set_defaults(run=cmd_put)
 
+    c = sub.add_parser("putdir", help="upload a directory tree under PREFIX")
+    c.add_argument("bucket")
+    c.add_argument("prefix")
+    c.add_argument("dir")
+    c.set_defaults(run=cmd_putdir)
+
     for name, run, text in (("get", cmd_get, "download BUCKET/KEY to FILE"),
                             ("sha256", cmd_sha256, "print the SHA-256 of BUCKET/KEY"),
-                            ("head", cmd_head, "print HeadObject of BUCKET/KEY as JSON")):
+                            ("head", cmd_head, "print HeadObject of BUCKET/KEY as JSON"),
+                            ("xattrs", cmd_xattrs, "print the s3fs-style extended attributes of BUCKET/KEY")):
         c = sub.add_parser(name, help=text)
         c.add_argument("bucket")
         c.add_argument("key")

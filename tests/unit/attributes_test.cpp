@@ -1,6 +1,8 @@
 // The attribute codec against metadata exactly as s3fs writes it and as awscli leaves it.
 #include "fs/attributes.h"
 
+#include <cctype>
+
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -281,6 +283,43 @@ TEST(Attributes, StoreAttributesKeepsOtherMetadata)
 	EXPECT_EQ(m.at("uid"), "4242");
 	EXPECT_EQ(m.at("mtime"), "1600000000");
 	EXPECT_EQ(m.size(), 8u);
+}
+
+TEST(XattrCodec, RoundTripsEveryByteAndEveryLength)
+{
+	Xattrs in;
+	std::string all;
+	for (int b = 0; b < 256; ++b)
+		all += static_cast<char>(b);
+	for (std::size_t len = 0; len < 7; ++len)
+		in["user.len" + std::to_string(len)] = all.substr(250, len) + all.substr(0, len);
+	in["user.all"] = all;
+	in["user.\xc3\xa9t\xc3\xa9"] = "utf-8 name";
+	std::string encoded = formatXattrs(in);
+	for (char c : encoded)
+		EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("%-_.~").find(c) != std::string_view::npos)
+			<< "a header value must stay plain ASCII: " << c;
+	EXPECT_EQ(parseXattrs(encoded), in);
+	EXPECT_TRUE(parseXattrs(formatXattrs({})).empty());
+}
+
+TEST(XattrCodec, ReadsWhatS3fsWritesAndSkipsGarbage)
+{
+	/* {"user.a":"eA==","user.b":""} as s3fs percent-encodes it (upper-case escapes). */
+	auto x = parseXattrs("%7B%22user.a%22%3A%22eA%3D%3D%22%2C%22user.b%22%3A%22%22%7D");
+	ASSERT_EQ(x.size(), 2u);
+	EXPECT_EQ(x.at("user.a"), "x");
+	EXPECT_EQ(x.at("user.b"), "");
+	EXPECT_TRUE(parseXattrs("not json").empty());
+	EXPECT_TRUE(parseXattrs("%7B%22user.a%22%7D").empty()); /* no value */
+	auto partial = parseXattrs("{\"user.bad\":\"***\",\"user.ok\":\"eQ==\"}");
+	ASSERT_EQ(partial.size(), 1u) << "a malformed pair is skipped, the rest kept";
+	EXPECT_EQ(partial.at("user.ok"), "y");
+	EXPECT_FALSE(xattrNameStorable("user.a,b"));
+	EXPECT_FALSE(xattrNameStorable("user.a:b"));
+	EXPECT_FALSE(xattrNameStorable("user.\"q\""));
+	EXPECT_TRUE(xattrNameStorable("user.mime_type"));
+	EXPECT_EQ(metadataBytes({ { "ab", "cde" }, { "f", "" } }), 6u);
 }
 
 } /* namespace */

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <thread>
 #include <vector>
@@ -13,6 +14,17 @@
 #include "rss.h"
 
 using namespace vfs::pool;
+
+#if defined(__SANITIZE_ADDRESS__)
+/*
+ * ASan keeps freed memory in a 256 MiB quarantine, so ShrinkReallyLowersRss
+ * would measure the sanitizer, not the pool: keep the quarantine small.
+ */
+extern "C" const char *__asan_default_options()
+{
+	return "quarantine_size_mb=8";
+}
+#endif
 
 namespace {
 
@@ -350,6 +362,60 @@ TEST(BlockPool, MetricsCountEachKind)
 	EXPECT_EQ(m.cleanBytes, 4000u);
 	EXPECT_EQ(m.usedBytes, 4600u);
 	EXPECT_EQ(m.limitBytes, 64 * MiB);
+}
+
+TEST(BlockPool, ShrinkDropsCleanBlocksAndSparesDirtyBytes)
+{
+	BlockPool pool(smallPool(64 * MiB, 2 * MiB));
+	ASSERT_TRUE(pool.insertDirty(1, 0, filled(5000, 7)).ok());
+	ASSERT_TRUE(pool.insertClean(keyOf(0), filled(4000, 1)).ok());
+	ASSERT_TRUE(pool.insertClean(keyOf(1), filled(3000, 1)).ok());
+
+	ShrinkResult r = pool.shrink();
+	EXPECT_EQ(r.cleanBlocks, 2u);
+	EXPECT_EQ(r.cleanBytes, 7000u);
+	/* 5000 bytes keep two pages of the 2 MiB reserved. */
+	EXPECT_EQ(r.reservedBytes, 2 * MiB - 2 * ChunkBuffer::pageSize());
+	EXPECT_EQ(r.total(), r.cleanBytes + r.reservedBytes);
+
+	PoolMetrics m = pool.metrics();
+	EXPECT_EQ(m.cleanBlocks, 0u);
+	EXPECT_EQ(m.cleanBytes, 0u);
+	EXPECT_EQ(m.dirtyBytes, 5000u);
+	EXPECT_EQ(m.reservedBytes, 2 * ChunkBuffer::pageSize());
+	EXPECT_EQ(pool.getDirty(1, 0)->data(), filled(5000, 7));
+
+	/* The block still grows past its old capacity, and a second shrink finds nothing. */
+	ASSERT_TRUE(pool.modifyDirtyInPlace(1, 0, [](ChunkBuffer &buf) {
+		return buf.write(buf.size(), filled(1 * MiB, 8));
+	}).ok());
+	EXPECT_EQ(pool.getDirty(1, 0)->size(), 5000u + 1 * MiB);
+	ASSERT_TRUE(pool.modifyDirtyInPlace(1, 0, [](ChunkBuffer &buf) { return buf.resize(5000); }).ok());
+	pool.shrink();
+	EXPECT_EQ(pool.shrink().total(), 0u);
+}
+
+TEST(BlockPool, ShrinkReallyLowersRss)
+{
+	/* Freeing a large block raises glibc's mmap threshold: later blocks come from the heap. */
+	{
+		std::vector<std::byte> raise(8 * MiB, std::byte{ 1 });
+		EXPECT_EQ(raise[4 * MiB], std::byte{ 1 });
+	}
+	BlockPool pool(smallPool(512 * MiB, 1 * MiB));
+	std::vector<std::unique_ptr<int>> pins;
+	for (std::uint64_t i = 0; i < 96; ++i) {
+		ASSERT_TRUE(pool.insertClean(keyOf(i), filled(1 * MiB, 0x5a)).ok());
+		/* Small live allocations between the blocks keep the heap from trimming itself. */
+		pins.push_back(std::make_unique<int>(int(i)));
+	}
+	std::size_t full = vfs::test::residentBytes();
+	ShrinkResult r = pool.shrink();
+	std::size_t shrunk = vfs::test::residentBytes();
+	EXPECT_EQ(r.cleanBytes, 96 * MiB);
+	EXPECT_GT(full - std::min(full, shrunk), 80 * MiB);
+	EXPECT_EQ(pool.metrics().usedBytes, 0u);
+	EXPECT_EQ(pins.size(), 96u);
 }
 
 TEST(BlockPool, HandlesOutliveThePool)

@@ -50,6 +50,14 @@ TEST(BusName, EscapesInstanceNamesLikePathElements)
 	EXPECT_FALSE(vfs::control::busNameForInstance("").ok());
 }
 
+TEST(BusName, DecodesInstanceNamesBack)
+{
+	for (const char *name : { "photos", "my-bucket", "a_b", "2024", "a.b", "x y/z" })
+		EXPECT_EQ(vfs::control::instanceForBusName(*vfs::control::busNameForInstance(name)), name);
+	EXPECT_FALSE(vfs::control::instanceForBusName("org.freedesktop.DBus"));
+	EXPECT_FALSE(vfs::control::instanceForBusName("org.vfs.Vfs1."));
+}
+
 TEST(CommandLine, ParsesConfigAndOverrides)
 {
 	auto cl = vfs::daemon::parseCommandLine({ "--config", "/etc/vfs/a.conf", "--set", "bucket=b",
@@ -66,6 +74,13 @@ TEST(CommandLine, ParsesConfigAndOverrides)
 	EXPECT_FALSE(vfs::daemon::parseCommandLine({ "--set", "novalue" }).ok());
 	EXPECT_FALSE(vfs::daemon::parseCommandLine({ "--bogus" }).ok());
 	EXPECT_FALSE(vfs::daemon::parseCommandLine({ "--configx=1" }).ok());
+
+	/* --instance: the D-Bus name's label, else the config file's stem. */
+	EXPECT_EQ(vfs::daemon::parseCommandLine({ "--instance", "my-photos" })->instance, "my-photos");
+	EXPECT_EQ(vfs::daemon::parseCommandLine({ "--instance=x" })->instance, "x");
+	EXPECT_TRUE(vfs::daemon::parseCommandLine({ "--config", "a.conf" })->instance.empty());
+	EXPECT_FALSE(vfs::daemon::parseCommandLine({ "--instance" }).ok());
+	EXPECT_FALSE(vfs::daemon::parseCommandLine({ "--instance=" }).ok());
 }
 
 } /* namespace */

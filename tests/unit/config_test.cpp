@@ -48,6 +48,8 @@ TEST_F(ConfigTest, DefaultsComeFromTheInstanceName)
 	EXPECT_EQ(c->bucket, "photos");
 	EXPECT_EQ(c->mountpoint, "/run/vfs/photos");
 	EXPECT_EQ(c->memoryLimit, 512u << 20);
+	EXPECT_EQ(c->readahead, 64u << 20);
+	EXPECT_EQ(c->readThreads, 4u);
 	EXPECT_EQ(c->bus, BusKind::System);
 	EXPECT_FALSE(c->pathStyle);
 }
@@ -69,7 +71,9 @@ TEST_F(ConfigTest, EveryKindOfValue)
 				  "umask = 027\n"
 				  "bus = session\n"
 				  "max_connections = 32\n"
-				  "metadata_ttl_ms = 2500\n"),
+				  "metadata_ttl_ms = 2500\n"
+				  "readahead = 16M\n"
+				  "read_threads = 8\n"),
 			    {});
 	ASSERT_TRUE(c.ok()) << c.error().message();
 	EXPECT_EQ(c->bucket, "my-bucket");
@@ -87,6 +91,8 @@ TEST_F(ConfigTest, EveryKindOfValue)
 	EXPECT_EQ(c->bus, BusKind::Session);
 	EXPECT_EQ(c->maxConnections, 32u);
 	EXPECT_EQ(c->metadataTtl.count(), 2500);
+	EXPECT_EQ(c->readahead, 16u << 20);
+	EXPECT_EQ(c->readThreads, 8u);
 }
 
 TEST_F(ConfigTest, OverridesWin)
@@ -117,6 +123,8 @@ TEST_F(ConfigTest, ErrorsNameTheFileTheKeyAndWhy)
 	EXPECT_EQ(errorOf("endpoint = http://x\nunsigned_payload = true\n"),
 		  path + ": unsigned_payload: only allowed over https (the payload hash protects plain http)");
 	EXPECT_NE(errorOf("max_connections = 0\n").find("max_connections"), std::string::npos);
+	EXPECT_EQ(errorOf("readahead = lots\n"), path + ": readahead: 'lots' is not a size (use 512M, 2G, ...)");
+	EXPECT_EQ(errorOf("read_threads = 0\n"), path + ": read_threads: '0' is not a number from 1 to 64");
 	auto missing = loadConfig(dir_ + "/absent.conf", {});
 	ASSERT_FALSE(missing.ok());
 	EXPECT_EQ(missing.error().message(), dir_ + "/absent.conf: cannot open the configuration file");

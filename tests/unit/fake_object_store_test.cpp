@@ -481,3 +481,26 @@ TEST(FakeObjectStore, ConcurrentWritersReadersAndListers)
 }
 
 } /* namespace */
+
+TEST(FakeObjectStore, GetDelayMakesGetsOverlapAndTheGaugeCountsThem)
+{
+	FakeObjectStore store;
+	std::vector<std::byte> body(1000, std::byte{ 7 });
+	ASSERT_TRUE(store.put("k", body, {}).ok());
+	store.resetStats();
+	store.setGetDelay(std::chrono::milliseconds(100));
+	std::vector<std::thread> readers;
+	for (int t = 0; t < 3; ++t)
+		readers.emplace_back([&]() {
+			std::vector<std::byte> got(10);
+			EXPECT_TRUE(store.get("k", 0, got, {}).ok());
+		});
+	for (std::thread &t : readers)
+		t.join();
+	EXPECT_EQ(store.stats().maxConcurrentGets, 3u);
+	store.resetStats();
+	store.setGetDelay(std::chrono::milliseconds(0));
+	std::vector<std::byte> got(10);
+	ASSERT_TRUE(store.get("k", 0, got, {}).ok());
+	EXPECT_EQ(store.stats().maxConcurrentGets, 1u);
+}

@@ -381,23 +381,48 @@ TEST_F(FileDataTest, FailedPutKeepsDirtyData)
 	EXPECT_EQ(store_.contents("p"), data);
 }
 
-TEST_F(FileDataTest, ChangedBaseObjectIsStale)
+TEST_F(FileDataTest, ChangedBaseObjectIsPickedUpWhenNothingIsUnsaved)
 {
 	makePool(64 * KiB);
 	putObject("x", pattern(40 * KiB, 14));
 	auto file = open("x", config(16 * KiB, 8 * MiB));
+	Bytes got(100);
+	ASSERT_TRUE(file->read(0, got).ok()); /* block 0 of the old version is cached now */
+	Bytes replaced = pattern(50 * KiB, 15);
+	ASSERT_TRUE(store_.put("x", replaced, {}).ok()); /* someone else */
+	store_.resetStats();
+
+	/* Block 1 is not cached: If-Match fails, the file re-reads HEAD and takes the new object. */
+	auto r = file->read(20 * KiB, got);
+	ASSERT_TRUE(r.ok()) << r.error().toString();
+	EXPECT_EQ(*r, got.size());
+	EXPECT_TRUE(std::equal(got.begin(), got.end(), replaced.begin() + 20 * KiB));
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 1u);
+	EXPECT_EQ(file->size(), replaced.size());
+	EXPECT_EQ(file->base()->etag, store_.object("x")->etag);
+	/* The old version's cached block 0 is never served again. */
+	EXPECT_EQ(readAll(*file), replaced);
+	EXPECT_FALSE(file->dirty());
+}
+
+TEST_F(FileDataTest, ChangedBaseObjectWithUnsavedDataIsStale)
+{
+	makePool(64 * KiB);
+	putObject("x", pattern(40 * KiB, 14));
+	auto file = open("x", config(16 * KiB, 8 * MiB));
+	ASSERT_TRUE(file->write(0, pattern(10, 16)).ok());
 	ASSERT_TRUE(store_.put("x", pattern(40 * KiB, 15), {}).ok()); /* someone else */
 	Bytes got(100);
-	auto r = file->read(0, got);
+	auto r = file->read(20 * KiB, got);
 	ASSERT_FALSE(r.ok());
 	EXPECT_EQ(r.error().code(), ESTALE);
 
 	/* A flush that needs base bytes fails the same way and keeps the data. */
-	ASSERT_TRUE(file->write(0, pattern(10, 16)).ok());
 	auto f = file->flush({});
 	ASSERT_FALSE(f.ok());
 	EXPECT_EQ(f.error().code(), ESTALE);
 	EXPECT_TRUE(file->dirty());
+	EXPECT_EQ(file->size(), 40 * KiB);
 }
 
 TEST_F(FileDataTest, FlushReleasesPoolMemory)
@@ -422,7 +447,7 @@ TEST_F(FileDataTest, PoolFullOfDirtyDataIsEnobufs)
 	makePool(64 * KiB, 256 * KiB);
 	auto file = open("full", config(16 * KiB, 8 * MiB));
 	Bytes data = pattern(64 * KiB, 18);
-	Result<void> r;
+	Result<std::size_t> r = std::size_t(0);
 	std::uint64_t off = 0;
 	for (int i = 0; i < 10 && r.ok(); ++i, off += data.size())
 		r = file->write(off, data);
@@ -431,6 +456,26 @@ TEST_F(FileDataTest, PoolFullOfDirtyDataIsEnobufs)
 	/* Flushing makes room again. */
 	ASSERT_TRUE(file->flush({}).ok());
 	EXPECT_TRUE(file->write(off, data).ok());
+}
+
+TEST_F(FileDataTest, WriteFailingInItsSecondChunkReturnsAShortCount)
+{
+	makePool(64 * KiB, 128 * KiB);
+	auto file = open("short", config(16 * KiB, 8 * MiB));
+	/* Chunk 0 fills most of the budget; chunk 1 gets the rest, then the pool says no. */
+	ASSERT_TRUE(file->write(0, pattern(64 * KiB, 40)).ok());
+	Bytes data = pattern(96 * KiB, 41);
+	auto r = file->write(100 * KiB, data);
+	ASSERT_TRUE(r.ok()) << r.error().toString();
+	EXPECT_EQ(*r, 28 * KiB); /* chunk 1's part; chunk 2 did not fit */
+	EXPECT_EQ(file->size(), 128 * KiB);
+	/* The rest alone fails: nothing of it was written. */
+	auto rest = file->write(128 * KiB, std::span(data).subspan(28 * KiB));
+	ASSERT_FALSE(rest.ok());
+	EXPECT_EQ(rest.error().code(), ENOBUFS);
+	Bytes got(28 * KiB);
+	ASSERT_TRUE(file->read(100 * KiB, got).ok());
+	EXPECT_TRUE(std::equal(got.begin(), got.end(), data.begin()));
 }
 
 TEST_F(FileDataTest, ConcurrentWritersAndReaders)
@@ -573,4 +618,181 @@ TEST_F(FileDataTest, RandomizedAgainstModel)
 	EXPECT_GT(total.copyFallbacks, 0u);
 	EXPECT_GT(total.bytesFromMemory, 0u);
 	EXPECT_GT(total.bytesFetched, 0u);
+}
+
+namespace {
+
+class ReadaheadTest : public FileDataTest
+{
+protected:
+	static constexpr std::uint64_t kBlock = 64 * KiB;
+
+	FileDataConfig raConfig(std::uint64_t maxBlocks, unsigned threads = 4)
+	{
+		FileDataConfig c = config(kBlock, 8 * MiB);
+		c.readaheadMax = maxBlocks * kBlock;
+		c.readThreads = threads;
+		return c;
+	}
+
+	/* Reads [offset, offset + length) and checks it against @expected. */
+	void readAt(FileData &file, std::uint64_t offset, std::size_t length, const Bytes &expected)
+	{
+		Bytes got(length);
+		auto r = file.read(offset, got);
+		ASSERT_TRUE(r.ok()) << r.error().toString();
+		ASSERT_EQ(*r, length);
+		ASSERT_TRUE(std::equal(got.begin(), got.end(), expected.begin() + static_cast<std::ptrdiff_t>(offset)))
+			<< "at " << offset;
+	}
+};
+
+} /* namespace */
+
+TEST_F(ReadaheadTest, WindowDoublesPerBlockOnSequentialReads)
+{
+	makePool(1 * MiB);
+	Bytes data = pattern(64 * kBlock, 50);
+	putObject("seq", data);
+	auto file = open("seq", raConfig(8));
+
+	/* The first read is not sequential yet: its own block only. */
+	readAt(*file, 0, 16 * KiB, data);
+	file->waitForReadahead();
+	EXPECT_EQ(store_.stats()[Op::Get].calls, 1u);
+
+	/* 16 KiB reads: entering block k keeps min(2^k, 8) blocks fetched ahead of it. */
+	for (std::uint64_t pos = 16 * KiB; pos < 20 * kBlock; pos += 16 * KiB) {
+		readAt(*file, pos, 16 * KiB, data);
+		file->waitForReadahead();
+		std::uint64_t k = pos / kBlock;
+		std::uint64_t ahead = std::min<std::uint64_t>(std::uint64_t(1) << std::min<std::uint64_t>(k, 10), 8);
+		auto stats = store_.stats()[Op::Get];
+		ASSERT_EQ(stats.calls, k + 1 + ahead) << "at block " << k << ", offset " << pos;
+		/* Whole aligned blocks, each fetched once. */
+		EXPECT_EQ(stats.bytesDownloaded, stats.calls * kBlock);
+	}
+	EXPECT_EQ(store_.stats()[Op::Get].failures, 0u);
+}
+
+TEST_F(ReadaheadTest, SeveralGetsInFlightAtOnce)
+{
+	makePool(4 * MiB, 64 * MiB);
+	Bytes data = pattern(48 * kBlock, 51);
+	putObject("par", data);
+	store_.setGetDelay(std::chrono::milliseconds(20));
+	auto file = open("par", raConfig(16, 4));
+	for (std::uint64_t pos = 0; pos < data.size(); pos += 32 * KiB)
+		readAt(*file, pos, 32 * KiB, data);
+	auto stats = store_.stats();
+	EXPECT_GE(stats.maxConcurrentGets, 3u);
+	EXPECT_LE(stats.maxConcurrentGets, 5u); /* readThreads workers, plus the reader's own GET */
+	EXPECT_EQ(stats[Op::Get].calls, 48u);
+}
+
+TEST_F(ReadaheadTest, RandomReadsDoNotPrefetch)
+{
+	makePool(1 * MiB, 64 * MiB);
+	Bytes data = pattern(64 * kBlock, 52);
+	putObject("rnd", data);
+	auto file = open("rnd", raConfig(16));
+	const std::uint64_t blocks[] = { 40, 3, 25, 60, 10, 33, 50, 17, 1, 57 };
+	for (std::uint64_t b : blocks) {
+		readAt(*file, b * kBlock + 1000, 4 * KiB, data);
+		file->waitForReadahead();
+	}
+	auto stats = store_.stats()[Op::Get];
+	EXPECT_EQ(stats.calls, std::size(blocks));
+	EXPECT_EQ(stats.bytesDownloaded, std::size(blocks) * kBlock);
+
+	/* A sequential run after them does prefetch, and a jump away resets the window. */
+	readAt(*file, 20 * kBlock, 16 * KiB, data);
+	readAt(*file, 20 * kBlock + 16 * KiB, 16 * KiB, data);
+	file->waitForReadahead();
+	EXPECT_EQ(store_.stats()[Op::Get].calls, std::size(blocks) + 2); /* block 20 and one ahead */
+	readAt(*file, 45 * kBlock, 16 * KiB, data);
+	file->waitForReadahead();
+	EXPECT_EQ(store_.stats()[Op::Get].calls, std::size(blocks) + 3);
+}
+
+TEST_F(ReadaheadTest, ReadersAndPrefetchersFetchEachBlockOnce)
+{
+	makePool(1 * MiB, 64 * MiB);
+	Bytes data = pattern(40 * kBlock + 123, 53);
+	putObject("once", data);
+	store_.setGetDelay(std::chrono::milliseconds(5));
+	auto file = open("once", raConfig(16, 4));
+	std::atomic<bool> ok{ true };
+	std::vector<std::thread> readers;
+	for (unsigned t = 0; t < 4; ++t) {
+		readers.emplace_back([&, t]() {
+			/* Each reader goes through the whole file, starting at a different place. */
+			std::uint64_t start = t * 10 * kBlock;
+			for (std::uint64_t i = 0; i < data.size(); i += 16 * KiB) {
+				std::uint64_t pos = (start + i) % data.size();
+				Bytes got(16 * KiB);
+				auto r = file->read(pos, got);
+				if (!r || !std::equal(got.begin(), got.begin() + static_cast<std::ptrdiff_t>(*r),
+						      data.begin() + static_cast<std::ptrdiff_t>(pos)))
+					ok = false;
+			}
+		});
+	}
+	for (std::thread &t : readers)
+		t.join();
+	file->waitForReadahead();
+	EXPECT_TRUE(ok.load());
+	auto stats = store_.stats()[Op::Get];
+	EXPECT_EQ(stats.calls, 41u); /* every block once, nothing evicted */
+	EXPECT_EQ(stats.bytesDownloaded, data.size());
+}
+
+TEST_F(ReadaheadTest, DestroyingTheFileDuringReadaheadIsClean)
+{
+	makePool(1 * MiB, 64 * MiB);
+	Bytes data = pattern(64 * kBlock, 54);
+	putObject("gone", data);
+	store_.setGetDelay(std::chrono::milliseconds(30));
+	for (int round = 0; round < 5; ++round) {
+		auto file = open("gone", raConfig(32, 4));
+		readAt(*file, 0, 16 * KiB, data);
+		for (std::uint64_t pos = 16 * KiB; pos < 3 * kBlock; pos += 16 * KiB)
+			readAt(*file, pos, 16 * KiB, data);
+		/* Workers are fetching and more blocks are queued: the destructor drops the queue and waits. */
+		file.reset();
+		pool_->dropClean();
+	}
+	/* Far fewer than the 64 blocks each round would fetch if the queue were drained. */
+	EXPECT_LT(store_.stats()[Op::Get].calls, 5u * 40);
+	EXPECT_EQ(store_.stats().maxConcurrentGets > 1, true);
+}
+
+TEST_F(ReadaheadTest, ReadaheadStaysInsideTheMemoryBudget)
+{
+	/* 1 MiB of pool: readahead may take half, 8 blocks, although 64 are allowed. */
+	makePool(256 * KiB, 1 * MiB);
+	Bytes data = pattern(64 * kBlock, 55);
+	putObject("small", data);
+	auto file = open("small", raConfig(64));
+	for (std::uint64_t pos = 0; pos < data.size(); pos += 16 * KiB) {
+		readAt(*file, pos, 16 * KiB, data);
+		file->waitForReadahead();
+		std::uint64_t k = pos / kBlock;
+		EXPECT_LE(store_.stats()[Op::Get].calls, k + 1 + 8);
+		EXPECT_LE(pool_->metrics().cleanBytes, 1 * MiB);
+	}
+	/* Prefetched blocks were read before they were evicted: none fetched twice. */
+	EXPECT_EQ(store_.stats()[Op::Get].calls, 64u);
+}
+
+TEST_F(ReadaheadTest, ReadaheadOffReadsOnDemandOnly)
+{
+	makePool(1 * MiB, 64 * MiB);
+	Bytes data = pattern(16 * kBlock, 56);
+	putObject("off", data);
+	auto file = open("off", raConfig(0));
+	for (std::uint64_t pos = 0; pos < 4 * kBlock; pos += 16 * KiB)
+		readAt(*file, pos, 16 * KiB, data);
+	file->waitForReadahead();
+	EXPECT_EQ(store_.stats()[Op::Get].calls, 4u);
 }

@@ -1,7 +1,10 @@
-// Filesystem namespace operations against the fake bucket: lookups, listings, directories, attributes.
+// Filesystem namespace operations against the fake bucket: lookups, listings, directories, attributes, xattrs.
 #include "fs/filesystem.h"
 
 #include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
 
 #include <gtest/gtest.h>
 
@@ -15,6 +18,28 @@ namespace {
 std::span<const std::byte> bytesOf(std::string_view s)
 {
 	return std::as_bytes(std::span(s.data(), s.size()));
+}
+
+std::string text(const std::optional<std::vector<std::byte>> &bytes)
+{
+	if (!bytes)
+		return "<missing>";
+	return std::string(reinterpret_cast<const char *>(bytes->data()), bytes->size());
+}
+
+/* The value, or the error as text: a failing lookup shows in the expectation instead of aborting. */
+std::string xattrOf(Filesystem &fs, Ino ino, std::string_view name)
+{
+	auto r = fs.getxattr(ino, name);
+	return r.ok() ? *r : "<" + r.error().toString() + ">";
+}
+
+std::uint64_t totalCalls(const FakeObjectStore::Stats &stats)
+{
+	std::uint64_t n = 0;
+	for (const auto &op : stats.ops)
+		n += op.calls;
+	return n;
 }
 
 class FilesystemTest : public ::testing::Test
@@ -32,6 +57,24 @@ protected:
 		PutOptions o;
 		o.metadata = std::move(metadata);
 		ASSERT_TRUE(store_.put(key, bytesOf(body), o).ok()) << key;
+	}
+
+	std::string readAll(Filesystem &fs, Ino ino, std::size_t size)
+	{
+		std::string out(size + 16, '\0');
+		auto got = fs.read(ino, 0, std::as_writable_bytes(std::span(out.data(), out.size())));
+		EXPECT_TRUE(got.ok()) << got.error().toString();
+		out.resize(got.ok() ? *got : 0);
+		return out;
+	}
+
+	std::vector<std::string> keysUnder(const std::string &prefix)
+	{
+		std::vector<std::string> out;
+		for (const std::string &k : store_.keys())
+			if (k.starts_with(prefix))
+				out.push_back(k);
+		return out;
 	}
 
 	FakeObjectStore store_;
@@ -214,7 +257,6 @@ TEST_F(FilesystemTest, RenameFilesByCopyAndDelete)
 	EXPECT_EQ(fs.rename(d->ino, "moved.txt", kRootIno, "b.txt", true).error().code(), EEXIST);
 	ASSERT_TRUE(fs.rename(d->ino, "moved.txt", kRootIno, "b.txt", false).ok());
 	EXPECT_EQ(std::string(reinterpret_cast<const char *>(store_.contents("b.txt")->data()), 5), "alpha");
-	EXPECT_EQ(fs.rename(kRootIno, "d", kRootIno, "e", false).error().code(), EXDEV);
 	EXPECT_EQ(fs.rename(kRootIno, "nope", kRootIno, "e", false).error().code(), ENOENT);
 	EXPECT_EQ(fs.rename(kRootIno, "b.txt", kRootIno, "d", false).error().code(), EISDIR);
 }
@@ -346,4 +388,545 @@ TEST_F(FilesystemTest, ReaddirWithoutMetadataRequestsMarksEntriesIncomplete)
 	auto attr = fs.getattr(entries->front().attr.ino);
 	ASSERT_TRUE(attr.ok());
 	EXPECT_EQ(attr->attributes.permissions, 0600u);
+}
+
+TEST_F(FilesystemTest, ClosedListingsForgetInodesNobodyHolds)
+{
+	for (int i = 0; i < 30; ++i)
+		put("l/f" + std::to_string(i));
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "l");
+	ASSERT_TRUE(dir.ok());
+	std::size_t before = fs.inodeCount();
+	auto first = fs.readdir(dir->ino);
+	auto second = fs.readdir(dir->ino);
+	ASSERT_TRUE(first.ok() && second.ok());
+	EXPECT_EQ(fs.inodeCount(), before + 30);
+	/* The kernel took one entry (readdirplus); closing one listing keeps the other's. */
+	fs.addLookup(first->front().attr.ino);
+	fs.releaseListing(*first);
+	EXPECT_EQ(fs.inodeCount(), before + 30);
+	EXPECT_EQ((*second)[5].attr.ino, (*first)[5].attr.ino);
+	fs.releaseListing(*second);
+	EXPECT_EQ(fs.inodeCount(), before + 1);
+	ASSERT_TRUE(fs.getattr(first->front().attr.ino).ok());
+	fs.forget(first->front().attr.ino, 1);
+	EXPECT_EQ(fs.inodeCount(), before);
+}
+
+TEST_F(FilesystemTest, RenameDirectoryMovesEveryKeyInParallel)
+{
+	PutOptions marker;
+	marker.metadata = { { "mode", "16832" }, { "user-key", "dir" } }; /* S_IFDIR|0700 */
+	marker.contentType = std::string(kDirectoryContentType);
+	ASSERT_TRUE(store_.put("src/", {}, marker).ok());
+	for (int i = 0; i < 60; ++i)
+		put("src/f" + std::to_string(i), "body " + std::to_string(i), { { "mode", "33188" } });
+	put("src/a/b/c/deep", "deep");
+	put("src/a/mid", "mid");
+	put("srcsibling/keep", "not moved"); /* shares the prefix "src" but not "src/" */
+	store_.setPageSize(7);                /* many pages */
+	Filesystem fs(store_, pool_, options_);
+	auto src = fs.lookup(kRootIno, "src");
+	ASSERT_TRUE(src.ok());
+	auto a = fs.lookup(src->ino, "a");
+	auto deep = fs.lookup(*&a->ino, "mid");
+	ASSERT_TRUE(deep.ok());
+	/* An open file below with unsaved data. */
+	auto f0 = fs.lookup(src->ino, "f0");
+	ASSERT_TRUE(f0.ok());
+	ASSERT_TRUE(fs.open(f0->ino, O_RDWR).ok());
+	ASSERT_TRUE(fs.write(f0->ino, 0, bytesOf("BODY")).ok());
+
+	store_.resetStats();
+	ASSERT_TRUE(fs.rename(kRootIno, "src", kRootIno, "dst", false).ok());
+	auto stats = store_.stats();
+	EXPECT_EQ(stats[FakeObjectStore::Op::Copy].calls, 63u); /* 60 files, 2 deeper ones, the marker */
+	EXPECT_EQ(stats[FakeObjectStore::Op::RemoveMany].calls, 1u);
+	EXPECT_EQ(stats[FakeObjectStore::Op::Remove].calls, 0u);
+	EXPECT_TRUE(keysUnder("src/").empty());
+	EXPECT_EQ(keysUnder("dst/").size(), 63u);
+	EXPECT_EQ(text(store_.contents("dst/f7")), "body 7");
+	EXPECT_EQ(text(store_.contents("dst/a/b/c/deep")), "deep");
+	EXPECT_EQ(text(store_.contents("dst/f0")), "BODY 0"); /* the unsaved write went up first */
+	EXPECT_EQ(store_.object("dst/")->metadata.at("user-key"), "dir");
+	EXPECT_EQ(store_.object("dst/")->contentType, std::string(kDirectoryContentType));
+	EXPECT_EQ(store_.object("dst/f3")->metadata.at("mode"), "33188");
+	EXPECT_EQ(text(store_.contents("srcsibling/keep")), "not moved");
+
+	/* The inode table follows: same inodes, new keys; the open file flushes to the new name. */
+	auto dst = fs.lookup(kRootIno, "dst");
+	ASSERT_TRUE(dst.ok());
+	EXPECT_EQ(dst->ino, src->ino);
+	EXPECT_EQ(dst->attributes.permissions, 0700u);
+	EXPECT_EQ(fs.lookup(kRootIno, "src").error().code(), ENOENT);
+	EXPECT_EQ(fs.lookup(dst->ino, "f0")->ino, f0->ino);
+	EXPECT_EQ(readAll(fs, f0->ino, 6), "BODY 0");
+	ASSERT_TRUE(fs.write(f0->ino, 0, bytesOf("body")).ok());
+	ASSERT_TRUE(fs.flush(f0->ino).ok());
+	ASSERT_TRUE(fs.release(f0->ino).ok());
+	EXPECT_EQ(text(store_.contents("dst/f0")), "body 0");
+	EXPECT_FALSE(store_.object("src/f0").has_value());
+	EXPECT_EQ(readAll(fs, deep->ino, 3), "mid"); /* a known descendant two levels down */
+}
+
+TEST_F(FilesystemTest, RenameDirectoryFollowsPosixRules)
+{
+	put("d/x", "x");
+	put("d/sub/y", "y");
+	put("empty/", "", { { "mode", "16877" } });
+	put("full/z", "z");
+	put("file", "f");
+	Filesystem fs(store_, pool_, options_);
+	auto d = fs.lookup(kRootIno, "d");
+	auto sub = fs.lookup(d->ino, "sub");
+	ASSERT_TRUE(sub.ok());
+
+	EXPECT_EQ(fs.rename(kRootIno, "d", kRootIno, "empty", true).error().code(), EEXIST);
+	EXPECT_EQ(fs.rename(kRootIno, "d", kRootIno, "full", false).error().code(), ENOTEMPTY);
+	EXPECT_EQ(fs.rename(kRootIno, "d", kRootIno, "file", false).error().code(), ENOTDIR);
+	EXPECT_EQ(fs.rename(kRootIno, "file", kRootIno, "empty", false).error().code(), EISDIR);
+	EXPECT_EQ(fs.rename(kRootIno, "d", sub->ino, "inside", false).error().code(), EINVAL);
+	EXPECT_EQ(fs.rename(d->ino, "sub", kRootIno, "d", false).error().code(), ENOTEMPTY); /* onto its parent */
+	EXPECT_EQ(keysUnder("d/").size(), 2u) << "a refusal moves nothing";
+
+	/* An implicit directory onto an empty one: the target's marker is replaced by one with the source's mode. */
+	ASSERT_TRUE(fs.rename(kRootIno, "d", kRootIno, "empty", false).ok());
+	EXPECT_TRUE(keysUnder("d/").empty());
+	EXPECT_EQ(text(store_.contents("empty/x")), "x");
+	EXPECT_EQ(text(store_.contents("empty/sub/y")), "y");
+	ASSERT_TRUE(store_.object("empty/").has_value());
+	EXPECT_EQ(store_.object("empty/")->metadata.at("mode"), std::to_string(040755));
+	EXPECT_EQ(fs.lookup(kRootIno, "empty")->ino, d->ino);
+
+	/* An implicit directory to a new name stays implicit: no marker is invented. */
+	ASSERT_TRUE(fs.rename(kRootIno, "full", kRootIno, "fuller", false).ok());
+	EXPECT_FALSE(store_.object("fuller/").has_value());
+	EXPECT_EQ(text(store_.contents("fuller/z")), "z");
+	EXPECT_FALSE(store_.object("full/z").has_value());
+
+	/* An old s3fs directory object ("olddir", no slash, S_IFDIR) becomes a marker at the new name. */
+	put("olddir", "", { { "mode", std::to_string(040750) } });
+	put("olddir/in", "i");
+	ASSERT_TRUE(fs.rename(kRootIno, "olddir", kRootIno, "newdir", false).ok());
+	EXPECT_FALSE(store_.object("olddir").has_value());
+	EXPECT_FALSE(store_.object("olddir/in").has_value());
+	ASSERT_TRUE(store_.object("newdir/").has_value());
+	EXPECT_EQ(store_.object("newdir/")->metadata.at("mode"), std::to_string(040750));
+	EXPECT_EQ(text(store_.contents("newdir/in")), "i");
+}
+
+TEST_F(FilesystemTest, RenameDirectoryStopsAtAFailedCopyAndDeletesNothing)
+{
+	for (int i = 0; i < 40; ++i)
+		put("big/f" + std::to_string(i), "v");
+	Filesystem fs(store_, pool_, options_);
+	std::atomic<int> copies{ 0 };
+	store_.setFaultHook([&](FakeObjectStore::Op op, const std::string &) {
+		return op == FakeObjectStore::Op::Copy && ++copies == 12 ? EACCES : 0;
+	});
+	auto r = fs.rename(kRootIno, "big", kRootIno, "moved", false);
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code(), EACCES);
+	store_.setFaultHook({});
+	EXPECT_EQ(keysUnder("big/").size(), 40u);
+	EXPECT_TRUE(keysUnder("moved/").empty()) << "the copies made are taken back";
+	EXPECT_LT(copies.load(), 40) << "no new copy starts after the failure";
+	EXPECT_TRUE(fs.lookup(kRootIno, "big").ok());
+	EXPECT_EQ(fs.lookup(kRootIno, "moved").error().code(), ENOENT);
+}
+
+TEST_F(FilesystemTest, RenameDirectoryWhoseDeleteFailsLeavesBothTreesWhole)
+{
+	for (int i = 0; i < 5; ++i)
+		put("t/f" + std::to_string(i), "v");
+	Filesystem fs(store_, pool_, options_);
+	store_.failNext(FakeObjectStore::Op::RemoveMany, EIO);
+	auto r = fs.rename(kRootIno, "t", kRootIno, "u", false);
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code(), EIO);
+	EXPECT_EQ(keysUnder("t/").size(), 5u);
+	EXPECT_EQ(keysUnder("u/").size(), 5u);
+	/* A new key past S3's limit is refused before anything is copied. */
+	store_.resetStats();
+	std::string longName(250, 'n');
+	auto made = fs.mkdir(kRootIno, longName, 0755, Caller{});
+	ASSERT_TRUE(made.ok());
+	put(longName + "/" + std::string(250, 'a') + "/" + std::string(250, 'b') + "/" + std::string(250, 'c') + "/" + std::string(20, 'd'));
+	EXPECT_EQ(fs.rename(kRootIno, longName, kRootIno, longName + "x", false).error().code(), ENAMETOOLONG);
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::Copy].calls, 0u);
+}
+
+TEST_F(FilesystemTest, RenameOverAnOpenFileReplacesItAndKeepsItsReaders)
+{
+	put("new.txt", "the new contents");
+	put("old.txt", "old contents");
+	Filesystem fs(store_, pool_, options_);
+	auto old = fs.lookup(kRootIno, "old.txt");
+	ASSERT_TRUE(old.ok());
+	ASSERT_TRUE(fs.open(old->ino, O_RDONLY).ok());
+	ASSERT_TRUE(fs.rename(kRootIno, "new.txt", kRootIno, "old.txt", false).ok());
+	EXPECT_EQ(text(store_.contents("old.txt")), "the new contents");
+	EXPECT_FALSE(store_.object("new.txt").has_value());
+	EXPECT_EQ(readAll(fs, old->ino, 12), "old contents") << "the replaced file's descriptor reads what it had";
+	auto now = fs.lookup(kRootIno, "old.txt");
+	ASSERT_TRUE(now.ok());
+	EXPECT_NE(now->ino, old->ino);
+	EXPECT_EQ(now->attributes.size, 16u);
+	ASSERT_TRUE(fs.flush(old->ino).ok());
+	ASSERT_TRUE(fs.release(old->ino).ok());
+	EXPECT_EQ(text(store_.contents("old.txt")), "the new contents") << "the replaced file never uploads";
+}
+
+TEST_F(FilesystemTest, UnlinkedOpenFileStaysReadableAndWritableUntilRelease)
+{
+	std::string body;
+	for (int i = 0; i < 20000; ++i)
+		body += static_cast<char>('a' + i % 26);
+	put("doomed", body);
+	Filesystem fs(store_, pool_, options_);
+	auto f = fs.lookup(kRootIno, "doomed");
+	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.open(f->ino, O_RDWR).ok());
+	ASSERT_TRUE(fs.write(f->ino, 5, bytesOf("XYZ")).ok()); /* unsaved too */
+	ASSERT_TRUE(fs.unlink(kRootIno, "doomed").ok());
+	EXPECT_FALSE(store_.object("doomed").has_value()) << "the name is gone at once";
+	EXPECT_EQ(fs.lookup(kRootIno, "doomed").error().code(), ENOENT);
+
+	store_.resetStats();
+	std::string expected = body;
+	expected.replace(5, 3, "XYZ");
+	EXPECT_EQ(readAll(fs, f->ino, body.size()), expected);
+	ASSERT_TRUE(fs.write(f->ino, body.size(), bytesOf("tail")).ok());
+	EXPECT_EQ(readAll(fs, f->ino, body.size() + 4), expected + "tail");
+	auto attr = fs.getattr(f->ino);
+	ASSERT_TRUE(attr.ok());
+	EXPECT_EQ(attr->nlink, 0u);
+	EXPECT_EQ(attr->attributes.size, body.size() + 4);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	auto flushed = fs.flushAll();
+	ASSERT_TRUE(flushed.ok());
+	EXPECT_EQ(*flushed, 0u);
+	EXPECT_EQ(totalCalls(store_.stats()), 0u) << "an unlinked file never goes back to S3";
+	std::size_t before = fs.inodeCount();
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	fs.forget(f->ino, 1);
+	EXPECT_EQ(fs.inodeCount(), before - 1);
+	EXPECT_FALSE(store_.object("doomed").has_value());
+}
+
+TEST_F(FilesystemTest, UnlinkOfAnOpenFileTheMemoryCannotHoldIsRefused)
+{
+	vfs::pool::BlockPool small{ vfs::pool::PoolConfig{ 1 << 20, 3 << 20 } };
+	FilesystemOptions options = options_;
+	options.fileData.blockSize = 256 << 10;
+	put("huge", std::string(6 << 20, 'h'));
+	Filesystem fs(store_, small, options);
+	auto f = fs.lookup(kRootIno, "huge");
+	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.open(f->ino, O_RDONLY).ok());
+	auto r = fs.unlink(kRootIno, "huge");
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code(), ENOBUFS);
+	EXPECT_TRUE(store_.object("huge").has_value()) << "refused: nothing deleted";
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	/* Closed, the same unlink just deletes. */
+	ASSERT_TRUE(fs.unlink(kRootIno, "huge").ok());
+	EXPECT_FALSE(store_.object("huge").has_value());
+}
+
+TEST_F(FilesystemTest, XattrsStoredAsS3fsDoes)
+{
+	put("f", "data", { { "user-key", "kept" } });
+	Filesystem fs(store_, pool_, options_);
+	auto f = fs.lookup(kRootIno, "f");
+	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.setxattr(f->ino, "user.a", "b", XattrFlags::Any).ok());
+	auto obj = store_.object("f");
+	/* {"user.a":"Yg=="} percent-encoded, as s3fs writes it. */
+	EXPECT_EQ(obj->metadata.at("xattr"), "%7B%22user.a%22%3A%22Yg%3D%3D%22%7D");
+	EXPECT_EQ(obj->metadata.at("user-key"), "kept");
+	EXPECT_EQ(text(store_.contents("f")), "data");
+	EXPECT_EQ(xattrOf(fs, f->ino, "user.a"), "b");
+
+	std::string binary("\0\x01\xff,:\"{}", 8);
+	ASSERT_TRUE(fs.setxattr(f->ino, "user.bin", binary, XattrFlags::Any).ok());
+	EXPECT_EQ(xattrOf(fs, f->ino, "user.bin"), binary);
+	EXPECT_EQ(fs.setxattr(f->ino, "user.a", "c", XattrFlags::Create).error().code(), EEXIST);
+	EXPECT_EQ(fs.setxattr(f->ino, "user.new", "c", XattrFlags::Replace).error().code(), ENODATA);
+	ASSERT_TRUE(fs.setxattr(f->ino, "user.a", "c", XattrFlags::Replace).ok());
+	EXPECT_EQ(xattrOf(fs, f->ino, "user.a"), "c");
+	EXPECT_EQ(*fs.listxattr(f->ino), (std::vector<std::string>{ "user.a", "user.bin" }));
+	EXPECT_EQ(fs.getxattr(f->ino, "user.none").error().code(), ENODATA);
+	EXPECT_EQ(fs.setxattr(f->ino, "user.x,y", "v", XattrFlags::Any).error().code(), EINVAL);
+	EXPECT_EQ(fs.setxattr(f->ino, "user.", "v", XattrFlags::Any).error().code(), EINVAL);
+
+	/* Past S3's 2 KiB: E2BIG, nothing stored. */
+	std::string etag = store_.object("f")->etag;
+	EXPECT_EQ(fs.setxattr(f->ino, "user.big", std::string(2000, 'v'), XattrFlags::Any).error().code(), E2BIG);
+	EXPECT_EQ(store_.object("f")->etag, etag);
+
+	ASSERT_TRUE(fs.removexattr(f->ino, "user.a").ok());
+	EXPECT_EQ(fs.removexattr(f->ino, "user.a").error().code(), ENODATA);
+	ASSERT_TRUE(fs.removexattr(f->ino, "user.bin").ok());
+	EXPECT_FALSE(store_.object("f")->metadata.count("xattr")) << "the entry goes with the last attribute";
+	EXPECT_TRUE(fs.listxattr(f->ino)->empty());
+
+	/* What s3fs wrote reads back (lower-case escapes, other namespaces kept but not shown). */
+	put("g", "", { { "xattr", "%7b%22user.colour%22%3a%22Ymx1ZQ%3d%3d%22%2c%22system.posix_acl_access%22%3a%22AgAAAA%3d%3d%22%7d" } });
+	auto g = fs.lookup(kRootIno, "g");
+	EXPECT_EQ(xattrOf(fs, g->ino, "user.colour"), "blue");
+	EXPECT_EQ(*fs.listxattr(g->ino), (std::vector<std::string>{ "user.colour" }));
+	ASSERT_TRUE(fs.setxattr(g->ino, "user.size", "L", XattrFlags::Any).ok());
+	auto kept = parseXattrs(store_.object("g")->metadata.at("xattr"));
+	EXPECT_EQ(kept.size(), 3u) << "s3fs's system.* entry survives our rewrite";
+}
+
+TEST_F(FilesystemTest, KernelXattrNamespacesCostNoRequest)
+{
+	put("f", "data");
+	Filesystem fs(store_, pool_, options_);
+	auto f = fs.lookup(kRootIno, "f");
+	ASSERT_TRUE(f.ok());
+	store_.resetStats();
+	EXPECT_EQ(fs.getxattr(f->ino, "security.capability").error().code(), ENODATA);
+	EXPECT_EQ(fs.getxattr(f->ino, "system.posix_acl_access").error().code(), ENODATA);
+	EXPECT_EQ(fs.getxattr(f->ino, "trusted.x").error().code(), ENODATA);
+	EXPECT_EQ(fs.setxattr(f->ino, "security.selinux", "x", XattrFlags::Any).error().code(), EOPNOTSUPP);
+	EXPECT_EQ(fs.setxattr(f->ino, "trusted.x", "x", XattrFlags::Any).error().code(), EOPNOTSUPP);
+	EXPECT_EQ(fs.removexattr(f->ino, "system.x").error().code(), ENODATA);
+	EXPECT_EQ(totalCalls(store_.stats()), 0u);
+}
+
+TEST_F(FilesystemTest, XattrsOnDirectoriesAndOnFilesWithUnsavedData)
+{
+	put("marked/", "", { { "mode", "16877" } });
+	put("implicit/child", "c");
+	Filesystem fs(store_, pool_, options_);
+	auto marked = fs.lookup(kRootIno, "marked");
+	ASSERT_TRUE(fs.setxattr(marked->ino, "user.tag", "m", XattrFlags::Any).ok());
+	EXPECT_EQ(parseXattrs(store_.object("marked/")->metadata.at("xattr")).at("user.tag"), "m");
+	EXPECT_EQ(store_.object("marked/")->contentType, std::string(kDirectoryContentType));
+	EXPECT_EQ(xattrOf(fs, marked->ino, "user.tag"), "m");
+
+	auto implicit = fs.lookup(kRootIno, "implicit");
+	EXPECT_FALSE(store_.object("implicit/").has_value());
+	ASSERT_TRUE(fs.setxattr(implicit->ino, "user.tag", "i", XattrFlags::Any).ok());
+	ASSERT_TRUE(store_.object("implicit/").has_value()) << "an implicit directory gets a marker";
+	EXPECT_EQ(store_.object("implicit/")->metadata.at("mode"), std::to_string(040755));
+	EXPECT_EQ(xattrOf(fs, implicit->ino, "user.tag"), "i");
+
+	EXPECT_EQ(fs.setxattr(kRootIno, "user.x", "v", XattrFlags::Any).error().code(), EPERM);
+	EXPECT_EQ(fs.getxattr(kRootIno, "user.x").error().code(), ENODATA);
+
+	/* Unsaved data: no request now, the attribute rides with the upload. */
+	auto f = fs.create(kRootIno, "draft", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.write(f->ino, 0, bytesOf("words")).ok());
+	store_.resetStats();
+	ASSERT_TRUE(fs.setxattr(f->ino, "user.state", "draft", XattrFlags::Any).ok());
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::Copy].calls, 0u);
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::Put].calls, 0u);
+	EXPECT_EQ(xattrOf(fs, f->ino, "user.state"), "draft");
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	EXPECT_EQ(text(store_.contents("draft")), "words");
+	EXPECT_EQ(parseXattrs(store_.object("draft")->metadata.at("xattr")).at("user.state"), "draft");
+
+	/* xattrs travel with a directory rename. */
+	ASSERT_TRUE(fs.rename(kRootIno, "marked", kRootIno, "moved", false).ok());
+	EXPECT_EQ(parseXattrs(store_.object("moved/")->metadata.at("xattr")).at("user.tag"), "m");
+}
+
+TEST_F(FilesystemTest, AccessChecksModeBitsLikeTheKernel)
+{
+	put("f", "x", { { "mode", std::to_string(0100640) }, { "uid", "10" }, { "gid", "20" } });
+	put("d/", "", { { "mode", std::to_string(040700) }, { "uid", "10" }, { "gid", "20" } });
+	Filesystem fs(store_, pool_, options_);
+	auto f = fs.lookup(kRootIno, "f");
+	auto d = fs.lookup(kRootIno, "d");
+	Caller owner{ 10, 99, 022 };
+	Caller member{ 11, 20, 022 };
+	Caller other{ 12, 30, 022 };
+	Caller root{ 0, 0, 022 };
+	EXPECT_TRUE(fs.access(f->ino, R_OK | W_OK, owner).ok());
+	EXPECT_EQ(fs.access(f->ino, X_OK, owner).error().code(), EACCES);
+	EXPECT_TRUE(fs.access(f->ino, R_OK, member).ok());
+	EXPECT_EQ(fs.access(f->ino, W_OK, member).error().code(), EACCES);
+	std::vector<std::uint32_t> groups{ 5, 20 };
+	EXPECT_TRUE(fs.access(f->ino, R_OK, other, groups).ok()) << "supplementary groups count";
+	EXPECT_EQ(fs.access(f->ino, R_OK, other).error().code(), EACCES);
+	EXPECT_TRUE(fs.access(f->ino, F_OK, other).ok());
+	EXPECT_TRUE(fs.access(f->ino, R_OK | W_OK, root).ok());
+	EXPECT_EQ(fs.access(f->ino, X_OK, root).error().code(), EACCES) << "root needs some x bit";
+	EXPECT_TRUE(fs.access(d->ino, X_OK, root).ok());
+	EXPECT_TRUE(fs.access(d->ino, R_OK | W_OK | X_OK, owner).ok());
+	EXPECT_EQ(fs.access(d->ino, X_OK, member).error().code(), EACCES);
+}
+
+namespace {
+
+std::vector<std::byte> filled(std::size_t n, std::uint32_t seed)
+{
+	std::vector<std::byte> out(n);
+	std::uint32_t x = seed * 2654435761u + 7;
+	for (std::byte &b : out) {
+		x = x * 1103515245u + 12345;
+		b = std::byte(x >> 24);
+	}
+	return out;
+}
+
+/* A pool of 4 MiB in 1 MiB chunks, and 1 MiB parts, so that files outgrow memory quickly. */
+class FilesystemPressureTest : public FilesystemTest
+{
+protected:
+	FilesystemPressureTest()
+	{
+		options_.fileData.partSize = 1 << 20;
+		options_.fileData.minPartSize = 1 << 20;
+		store_.setMinPartSize(1 << 20);
+	}
+
+	vfs::pool::BlockPool small_{ vfs::pool::PoolConfig{ 1 << 20, 4 << 20 } };
+};
+
+} /* namespace */
+
+TEST_F(FilesystemPressureTest, WriterLargerThanMemoryUploadsAlongTheWay)
+{
+	Filesystem fs(store_, small_, options_);
+	auto f = fs.create(kRootIno, "big", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(f.ok());
+	auto data = filled(13 << 20, 1); /* three times the memory limit and more */
+	const std::size_t step = 128 << 10;
+	for (std::size_t pos = 0; pos < data.size(); pos += step) {
+		auto w = fs.write(f->ino, pos, std::span(data).subspan(pos, step));
+		ASSERT_TRUE(w.ok()) << "at " << pos << ": " << w.error().toString();
+		ASSERT_EQ(*w, step);
+		ASSERT_LE(small_.metrics().dirtyBytes, std::size_t(4) << 20);
+	}
+	EXPECT_GE(fs.metrics().flushes, 3u); /* uploads made room on the way */
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	EXPECT_EQ(store_.contents("big"), data);
+}
+
+TEST_F(FilesystemPressureTest, OtherFilesAreUploadedLargestFirst)
+{
+	Filesystem fs(store_, small_, options_);
+	auto a = fs.create(kRootIno, "a", 0644, O_WRONLY, Caller{});
+	auto b = fs.create(kRootIno, "b", 0644, O_WRONLY, Caller{});
+	auto c = fs.create(kRootIno, "c", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+	auto small = filled(1 << 20, 2);
+	auto large = filled(3 << 20, 3);
+	ASSERT_EQ(*fs.write(a->ino, 0, small), small.size());
+	ASSERT_EQ(*fs.write(b->ino, 0, large), large.size());
+	/* The pool is full; c has nothing to upload, so b (the largest) goes first, and that is enough. */
+	auto more = filled(512 << 10, 4);
+	auto w = fs.write(c->ino, 0, more);
+	ASSERT_TRUE(w.ok()) << w.error().toString();
+	EXPECT_EQ(*w, more.size());
+	EXPECT_EQ(store_.contents("b"), large);
+	EXPECT_EQ(store_.contents("a")->size(), 0u); /* still only in memory */
+	for (Ino ino : { a->ino, b->ino, c->ino }) {
+		ASSERT_TRUE(fs.flush(ino).ok());
+		ASSERT_TRUE(fs.release(ino).ok());
+	}
+	EXPECT_EQ(store_.contents("a"), small);
+	EXPECT_EQ(store_.contents("c"), more);
+}
+
+TEST_F(FilesystemPressureTest, FailedUploadUnderPressureIsEioAndKeepsData)
+{
+	Filesystem fs(store_, small_, options_);
+	auto a = fs.create(kRootIno, "a", 0644, O_WRONLY, Caller{});
+	auto b = fs.create(kRootIno, "b", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(a.ok() && b.ok());
+	auto full = filled(4 << 20, 5);
+	ASSERT_EQ(*fs.write(a->ino, 0, full), full.size());
+	std::atomic<bool> broken{ true };
+	store_.setFaultHook([&](FakeObjectStore::Op op, const std::string &) {
+		bool upload = op == FakeObjectStore::Op::Put || op == FakeObjectStore::Op::CreateUpload;
+		return upload && broken.load() ? EIO : 0;
+	});
+	auto more = filled(256 << 10, 6);
+	auto w = fs.write(b->ino, 0, more);
+	ASSERT_FALSE(w.ok());
+	EXPECT_EQ(w.error().code(), EIO);
+	EXPECT_GE(fs.metrics().flushErrors, 1u);
+
+	/* Nothing was lost: once the store works again, everything arrives. */
+	broken = false;
+	ASSERT_TRUE(fs.flush(a->ino).ok());
+	EXPECT_EQ(store_.contents("a"), full);
+	w = fs.write(b->ino, 0, more);
+	ASSERT_TRUE(w.ok()) << w.error().toString();
+	ASSERT_TRUE(fs.flush(b->ino).ok());
+	EXPECT_EQ(store_.contents("b"), more);
+}
+
+TEST_F(FilesystemPressureTest, OneWriteLargerThanThePoolUploadsItsOwnStart)
+{
+	Filesystem fs(store_, small_, options_);
+	auto f = fs.create(kRootIno, "huge", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(f.ok());
+	auto data = filled(6 << 20, 7);
+	auto w = fs.write(f->ino, 0, data);
+	ASSERT_TRUE(w.ok()) << w.error().toString();
+	EXPECT_EQ(*w, data.size());
+	EXPECT_GE(fs.metrics().flushes, 1u);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	EXPECT_EQ(store_.contents("huge"), data);
+}
+
+TEST_F(FilesystemPressureTest, WriteThatStopsHalfwayIsAShortCount)
+{
+	Filesystem fs(store_, small_, options_);
+	auto f = fs.create(kRootIno, "half", 0644, O_WRONLY, Caller{});
+	ASSERT_TRUE(f.ok());
+	std::atomic<bool> broken{ true };
+	store_.setFaultHook([&](FakeObjectStore::Op op, const std::string &) {
+		bool upload = op == FakeObjectStore::Op::Put || op == FakeObjectStore::Op::CreateUpload;
+		return upload && broken.load() ? EIO : 0;
+	});
+	/* 4 MiB fit, then no upload can make room: the write reports what it wrote. */
+	auto data = filled(6 << 20, 8);
+	auto w = fs.write(f->ino, 0, data);
+	ASSERT_TRUE(w.ok()) << w.error().toString();
+	EXPECT_EQ(*w, std::size_t(4) << 20);
+	EXPECT_EQ(fs.getattr(f->ino)->attributes.size, std::size_t(4) << 20);
+	/* The caller retries the rest, as write(2) callers do, and gets the error. */
+	auto rest = fs.write(f->ino, *w, std::span(data).subspan(*w));
+	ASSERT_FALSE(rest.ok());
+	EXPECT_EQ(rest.error().code(), EIO);
+	broken = false;
+	rest = fs.write(f->ino, *w, std::span(data).subspan(*w));
+	ASSERT_TRUE(rest.ok()) << rest.error().toString();
+	EXPECT_EQ(*rest, data.size() - *w);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	EXPECT_EQ(store_.contents("half"), data);
+}
+
+TEST_F(FilesystemTest, ReadPicksUpAnObjectReplacedByAnotherClient)
+{
+	options_.fileData.blockSize = 4 << 10;
+	put("r", std::string(10000, 'a'));
+	Filesystem fs(store_, pool_, options_);
+	auto f = fs.lookup(kRootIno, "r");
+	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.open(f->ino, O_RDONLY).ok());
+	std::vector<std::byte> got(100);
+	ASSERT_EQ(*fs.read(f->ino, 0, got), 100u);
+	EXPECT_EQ(got[0], std::byte('a'));
+	put("r", std::string(20000, 'b'));
+	/* Past the cached first block: the GET's If-Match fails, the file switches to the new object. */
+	auto r = fs.read(f->ino, 8000, got);
+	ASSERT_TRUE(r.ok()) << r.error().toString();
+	EXPECT_EQ(got[0], std::byte('b'));
+	ASSERT_EQ(*fs.read(f->ino, 0, got), 100u);
+	EXPECT_EQ(got[0], std::byte('b')); /* not the old cached block */
+	EXPECT_EQ(fs.getattr(f->ino)->attributes.size, 20000u);
+	ASSERT_TRUE(fs.release(f->ino).ok());
 }
