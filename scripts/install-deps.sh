@@ -23,6 +23,10 @@ PACKAGES=(
   python3-boto3
   # the peers: s3fs for the compatibility test (both ways) and the benchmarks, rclone for the benchmarks
   s3fs rclone
+  # packages (packaging/build-deb.sh, build-rpm.sh) and their end-to-end test under a
+  # real systemd (tests/e2e/nspawn-e2e.sh)
+  debhelper lintian fakeroot rpm rpmlint
+  systemd-container debootstrap
 )
 # s3rver (tests/servers/s3rver.sh) runs on Node.js. Ask for Debian's nodejs and npm only
 # when the commands are absent: a machine may already have a Node.js build that bundles

@@ -1,6 +1,8 @@
 // vfsd's configuration: defaults, every value type, overrides, one-line errors, secret permissions.
 #include "daemon/config.h"
 
+#include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -135,6 +137,38 @@ TEST_F(ConfigTest, SecretsInAWorldReadableFileAreRefusedWithoutEchoingThem)
 	EXPECT_EQ(err.find("hunter2secret"), std::string::npos);
 	/* Without a secret a world-readable file is fine. */
 	EXPECT_TRUE(loadConfig(write("bucket = b\ncredentials_file = creds\n", 0644), {}).ok());
+}
+
+/* The packaged /etc/vfs/example.conf: valid as shipped, and every key it shows commented out is a real key with a valid value. */
+TEST_F(ConfigTest, ThePackagedExampleParsesAsShippedAndWithEveryKeyUncommented)
+{
+	const char *example = std::getenv("VFS_EXAMPLE_CONF");
+	ASSERT_NE(example, nullptr) << "VFS_EXAMPLE_CONF is not set (tests/meson.build sets it)";
+	std::ifstream in(example);
+	ASSERT_TRUE(in) << example;
+	std::string shipped, uncommented, line;
+	unsigned keys = 0;
+	while (std::getline(in, line)) {
+		shipped += line + "\n";
+		/* "#key = value" is a setting; "# text" (with a space) is prose. */
+		if (line.size() > 1 && line[0] == '#' && std::islower(static_cast<unsigned char>(line[1])) &&
+		    line.find(" =") != std::string::npos) {
+			line.erase(0, 1);
+			++keys;
+		}
+		uncommented += line + "\n";
+	}
+	auto asShipped = loadConfig(write(shipped), {});
+	ASSERT_TRUE(asShipped.ok()) << asShipped.error().message();
+	EXPECT_EQ(asShipped->bucket, "photos");
+
+	EXPECT_GE(keys, 25u);
+	auto all = loadConfig(write(uncommented), {});
+	ASSERT_TRUE(all.ok()) << all.error().message();
+	EXPECT_EQ(all->bucket, "my-bucket");
+	EXPECT_EQ(all->memoryLimit, Config{}.memoryLimit);
+	EXPECT_EQ(all->partSize, Config{}.partSize);
+	EXPECT_EQ(all->chunkSize, Config{}.chunkSize);
 }
 
 TEST(ParseSize, UnitsAndLimits)
