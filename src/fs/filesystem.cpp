@@ -436,8 +436,11 @@ void Filesystem::fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Diren
 			if (head) {
 				Attributes attributes = fromObject(head->size, head->lastModified, head->metadata,
 								   directory, options_.defaults);
-				/* An object that says it is something else: leave it to stat()'s full probe. */
-				if (attributes.type != n->attributes.type)
+				/*
+				 * The stored type wins (a symlink lists as a file); an old s3fs
+				 * directory object ("dir", no slash) is for stat()'s full probe.
+				 */
+				if (!directory && attributes.type == FileType::Directory)
 					continue;
 				n->attributes = attributes;
 				n->etag = head->etag;

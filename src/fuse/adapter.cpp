@@ -278,12 +278,20 @@ void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struc
 				name = i == 0 ? "." : "..";
 			} else {
 				entry = &handle->entries[static_cast<std::size_t>(i - 2)];
-				e.ino = entry->attr.ino;
 				e.attr = toStat(entry->attr);
-				e.entry_timeout = timeoutOf(req);
-				/* Attributes from the listing alone: let stat() ask for the stored ones. */
-				e.attr_timeout = entry->complete ? timeoutOf(req) : 0.0;
 				name = entry->name.c_str();
+				/*
+				 * Attributes from the listing alone may even have the wrong type (a
+				 * symlink lists as a file), and the kernel fails an inode whose type
+				 * changes: ino 0 gives the name without an inode, so a LOOKUP asks.
+				 */
+				if (!entry->complete) {
+					entry = nullptr;
+				} else {
+					e.ino = e.attr.st_ino;
+					e.entry_timeout = timeoutOf(req);
+					e.attr_timeout = timeoutOf(req);
+				}
 			}
 			std::size_t n = fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e, i + 1);
 			if (n > size - used)

@@ -950,3 +950,20 @@ TEST_F(FilesystemTest, StatOfAnOpenFileAsksNothing)
 	ASSERT_TRUE(fs.getattr(f->ino).ok());
 	EXPECT_GT(store_.stats()[FakeObjectStore::Op::Head].calls, 0u);
 }
+
+TEST_F(FilesystemTest, ReaddirGivesASymlinkItsStoredType)
+{
+	{
+		Filesystem writer(store_, pool_, options_);
+		ASSERT_TRUE(writer.symlink("target/path", kRootIno, "link", Caller{}).ok());
+	}
+	Filesystem fs(store_, pool_, options_);
+	auto entries = fs.readdir(kRootIno);
+	ASSERT_TRUE(entries.ok());
+	ASSERT_EQ(entries->size(), 1u);
+	EXPECT_TRUE(entries->front().complete);
+	EXPECT_EQ(entries->front().attr.attributes.type, FileType::Symlink);
+	auto target = fs.readlink(entries->front().attr.ino);
+	ASSERT_TRUE(target.ok());
+	EXPECT_EQ(*target, "target/path");
+}
