@@ -476,7 +476,6 @@ void Filesystem::fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Diren
 			} else {
 				n->dirMarker = false;
 			}
-			n->fresh = SteadyClock::now() + options_.attrTimeout;
 			entry->attr.attributes = n->attributes;
 			entry->complete = true;
 		}
@@ -490,6 +489,16 @@ void Filesystem::fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Diren
 	for (auto &t : pool)
 		t.join();
 
+	/*
+	 * Fresh from when the whole listing is done, not from each HEAD: a
+	 * listing whose HEADs take longer than the TTL would otherwise be stale
+	 * again for the next `ls -l` before it even starts.
+	 */
+	std::lock_guard lock(mutex_);
+	auto fresh = SteadyClock::now() + options_.attrTimeout;
+	for (auto &[n, entry] : entries)
+		if (entry->complete && !n->data)
+			n->fresh = std::max(n->fresh, fresh);
 }
 
 Result<Filesystem::Node> Filesystem::newChild(Ino parent, std::string_view name, FileType type,

@@ -1015,3 +1015,40 @@ TEST_F(FilesystemTest, AbsenceIsForgottenAfterTheTimeout)
 	EXPECT_EQ(text(store_.contents("late")), "theirs");
 	EXPECT_GE(store_.stats()[Op::Head].calls, 1u);
 }
+
+TEST_F(FilesystemTest, ListingAttributesStayFreshForTheTtlAfterTheListing)
+{
+	/* The HEADs of one listing take twice the TTL, one at a time. */
+	options_.attrTimeout = std::chrono::milliseconds(300);
+	options_.listMetadataRequests = 1;
+	for (int i = 0; i < 30; ++i)
+		put("d/f" + std::to_string(i));
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "d");
+	ASSERT_TRUE(dir.ok());
+	store_.setFaultHook([](Op op, const std::string &) {
+		if (op == Op::Head)
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		return 0;
+	});
+	store_.resetStats();
+	auto cold = fs.readdir(dir->ino);
+	ASSERT_TRUE(cold.ok());
+	auto coldEnd = std::chrono::steady_clock::now();
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 30u);
+
+	/* The warm `ls -l` right after: neither the listing nor stat() asks HEAD again. */
+	store_.resetStats();
+	ASSERT_LT(std::chrono::steady_clock::now() - coldEnd, std::chrono::milliseconds(100))
+		<< "the machine is too slow for this test's timing";
+	auto warm = fs.readdir(dir->ino);
+	ASSERT_TRUE(warm.ok());
+	for (const auto &e : *warm) {
+		EXPECT_TRUE(e.complete) << e.name;
+		ASSERT_TRUE(fs.getattr(e.attr.ino).ok());
+	}
+	/* The HEADs of the cold pass took 600 ms: only the TTL counted from its end keeps them all fresh. */
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 0u);
+	fs.releaseListing(*cold);
+	fs.releaseListing(*warm);
+}
