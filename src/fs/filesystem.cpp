@@ -233,11 +233,19 @@ void Filesystem::dropChild(Ino parent, std::string_view name)
 	children_.erase(child);
 }
 
-void Filesystem::noteAbsent(Ino parent, std::string_view name)
+std::uint64_t Filesystem::namesGeneration() const
+{
+	std::lock_guard lock(mutex_);
+	return namesGeneration_;
+}
+
+void Filesystem::noteAbsent(Ino parent, std::string_view name, std::uint64_t generation)
 {
 	if (options_.attrTimeout.count() <= 0)
 		return;
 	std::lock_guard lock(mutex_);
+	if (namesGeneration_ != generation)
+		return;
 	auto current = SteadyClock::now();
 	/* Bounded: a scan of many missing names drops the expired entries as it goes. */
 	if (absent_.size() >= kMaxAbsentNames)
@@ -256,6 +264,7 @@ bool Filesystem::knownAbsent(Ino parent, std::string_view name) const
 
 void Filesystem::forgetAbsentLocked(Ino parent, std::string_view name)
 {
+	++namesGeneration_;
 	if (absent_.empty())
 		return;
 	auto it = absent_.find(std::pair(parent, std::string(name)));
@@ -285,12 +294,13 @@ Result<Attr> Filesystem::lookup(Ino parent, std::string_view name)
 		return childKeyResult.error();
 	const std::string &key = *childKeyResult;
 
+	const std::uint64_t generation = namesGeneration();
 	auto probed = probe(key);
 	if (!probed)
 		return probed.error();
 	if (!*probed) {
 		dropChild(parent, name);
-		noteAbsent(parent, name);
+		noteAbsent(parent, name, generation);
 		return Error(ENOENT, "no such file or directory");
 	}
 	auto n = remember(parent, name, std::move(**probed), true);
@@ -717,6 +727,7 @@ Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent
 	auto clearAbsent = [this] {
 		std::lock_guard lock(mutex_);
 		absent_.clear();
+		++namesGeneration_;
 	};
 	clearAbsent();
 	struct AtExit {

@@ -230,7 +230,9 @@ private:
 	 * the name exist (create, mkdir, symlink, rename, a listing showing it)
 	 * forgets it. Needs mutex_ (the Locked ones) or takes it.
 	 */
-	void noteAbsent(Ino parent, std::string_view name);
+	/* Not recorded if a name may have appeared since @generation (a create racing the probe). */
+	void noteAbsent(Ino parent, std::string_view name, std::uint64_t generation);
+	std::uint64_t namesGeneration() const;
 	bool knownAbsent(Ino parent, std::string_view name) const;
 	void forgetAbsentLocked(Ino parent, std::string_view name);
 	Result<bool> directoryEmpty(const std::string &prefix);
@@ -274,6 +276,7 @@ private:
 	std::map<std::pair<Ino, std::string>, Ino, std::less<>> children_; /* guarded by mutex_ */
 	/* (parent, name) -> until when the name is known absent; guarded by mutex_ */
 	std::map<std::pair<Ino, std::string>, std::chrono::steady_clock::time_point, std::less<>> absent_;
+	std::uint64_t namesGeneration_ = 0; /* bumped whenever a name may appear; guarded by mutex_ */
 };
 
 } /* namespace vfs::fs */

@@ -1003,6 +1003,31 @@ TEST_F(FilesystemTest, NamesWeMadeExistAreNotKnownAbsent)
 	EXPECT_EQ(text(store_.contents("listed")), "theirs");
 }
 
+TEST_F(FilesystemTest, ALookupRacingOurCreateDoesNotRecordAbsence)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	Filesystem fs(store_, pool_, options_);
+	/* Our create lands while a lookup's HEAD is on its way back with "not found". */
+	bool created = false;
+	store_.setFaultHook([&](Op op, const std::string &key) {
+		if (op != Op::Head || key != "race" || created)
+			return 0;
+		created = true;
+		auto f = fs.create(kRootIno, "race", 0644, O_WRONLY | O_CREAT, Caller{});
+		EXPECT_TRUE(f.ok());
+		if (f.ok()) {
+			EXPECT_TRUE(fs.release(f->ino).ok());
+		}
+		return ENOENT;
+	});
+	EXPECT_EQ(fs.lookup(kRootIno, "race").error().code(), ENOENT);
+	store_.setFaultHook({});
+	ASSERT_TRUE(created);
+	auto again = fs.create(kRootIno, "race", 0644, O_WRONLY | O_CREAT | O_EXCL, Caller{});
+	ASSERT_FALSE(again.ok()) << "an exclusive create replaced the file we just made";
+	EXPECT_EQ(again.error().code(), EEXIST);
+}
+
 TEST_F(FilesystemTest, AbsenceIsForgottenAfterTheTimeout)
 {
 	options_.attrTimeout = std::chrono::milliseconds(50);
