@@ -609,19 +609,22 @@ Result<void> FileData::assemble(std::uint64_t start, std::span<std::byte> out, F
 Result<std::string> FileData::uploadOne(const std::string &uploadId, const Part &part, FlushStats &stats)
 {
 	const std::uint64_t length = part.end - part.start;
-	if (base_ && part.end <= baseLimit_ && capabilities_->uploadPartCopy.load() &&
-	    !anyDirty(part.start, part.end)) {
+	if (part.copy) {
+		/* Another part may have learnt meanwhile that the server lacks it. */
+		if (!capabilities_->uploadPartCopy.load())
+			return Error(EOPNOTSUPP, "UploadPartCopy not supported");
 		stats.uploadPartCopies++;
 		auto r = store_.uploadPartCopy(key_, uploadId, part.number, key_, part.start, length, base_->etag);
 		if (r) {
 			stats.bytesCopied += length;
 			return r;
 		}
-		if (r.error().code() != EOPNOTSUPP)
-			return r.error();
-		/* The server lacks it (s3rver): remember for every file, send the bytes instead. */
-		capabilities_->uploadPartCopy.store(false);
-		stats.copyFallbacks++;
+		if (r.error().code() == EOPNOTSUPP) {
+			/* The server lacks it (s3rver): remember for every file; the caller sends the bytes. */
+			capabilities_->uploadPartCopy.store(false);
+			stats.copyFallbacks++;
+		}
+		return r.error();
 	}
 
 	if (dirtyContiguous(part.start, part.end)) {
@@ -674,9 +677,27 @@ static void addStats(FlushStats &to, const FlushStats &from)
 Result<std::string> FileData::flushMultipart(const Metadata &metadata, std::uint64_t partSize,
 					     FlushStats &stats)
 {
-	std::vector<Part> parts;
-	for (std::uint64_t start = 0; start < size_; start += partSize)
-		parts.push_back({ static_cast<unsigned>(parts.size() + 1), start, std::min(size_, start + partSize) });
+	/*
+	 * The plan: the file cut at multiples of partSize, then each run of
+	 * untouched base parts merged into one UploadPartCopy of up to 5 GiB
+	 * (a patch in the middle: copy, send, copy). A run keeps the part
+	 * number of its first piece, so that a refused copy can be sent as
+	 * its pieces under their own numbers (S3 allows gaps between part
+	 * numbers); every part but the last is a multiple of partSize, so at
+	 * least the minimum.
+	 */
+	const bool canCopy = base_ && capabilities_->uploadPartCopy.load();
+	std::deque<Part> queue;
+	std::size_t pieces = 0;
+	for (std::uint64_t start = 0; start < size_; start += partSize, ++pieces) {
+		std::uint64_t end = std::min(size_, start + partSize);
+		bool copy = canCopy && end <= baseLimit_ && !anyDirty(start, end);
+		if (copy && !queue.empty() && queue.back().copy && end - queue.back().start <= kMaxPartSize) {
+			queue.back().end = end;
+			continue;
+		}
+		queue.push_back({ static_cast<unsigned>(pieces + 1), start, end, copy });
+	}
 
 	PutOptions options;
 	options.metadata = metadata;
@@ -686,38 +707,56 @@ Result<std::string> FileData::flushMultipart(const Metadata &metadata, std::uint
 		return upload.error();
 	const std::string uploadId = *upload;
 
-	std::vector<UploadedPart> uploaded(parts.size());
-	std::atomic<std::size_t> next{ 0 };
-	std::atomic<bool> failed{ false };
-	std::mutex resultMutex;
+	std::mutex queueMutex;
+	std::condition_variable queueChanged;
+	unsigned busy = 0;
+	std::map<unsigned, std::string> etags;
 	std::optional<Error> firstError;
 
 	auto worker = [&]() {
-		while (!failed.load()) {
-			std::size_t i = next.fetch_add(1);
-			if (i >= parts.size())
+		std::unique_lock lock(queueMutex);
+		for (;;) {
+			/* An idle worker waits while a busy one may still split a refused copy into pieces. */
+			queueChanged.wait(lock, [&] { return firstError || !queue.empty() || busy == 0; });
+			if (firstError || queue.empty())
 				return;
+			Part part = queue.front();
+			queue.pop_front();
+			busy++;
+			lock.unlock();
 			FlushStats local;
-			auto r = uploadOne(uploadId, parts[i], local);
-			std::lock_guard lock(resultMutex);
+			auto r = uploadOne(uploadId, part, local);
+			lock.lock();
+			busy--;
 			addStats(stats, local);
-			if (!r) {
-				if (!firstError)
-					firstError = r.error();
-				failed.store(true);
-				return;
+			if (r) {
+				etags[part.number] = *r;
+			} else if (part.copy && r.error().code() == EOPNOTSUPP) {
+				/* Send the run's bytes in partSize pieces, so that memory stays bounded. */
+				std::vector<Part> split;
+				unsigned number = part.number;
+				for (std::uint64_t s = part.start; s < part.end; s += partSize)
+					split.push_back({ number++, s, std::min(part.end, s + partSize), false });
+				queue.insert(queue.begin(), split.begin(), split.end());
+			} else if (!firstError) {
+				firstError = r.error();
 			}
-			uploaded[i] = { parts[i].number, *r };
+			queueChanged.notify_all();
 		}
 	};
 
-	std::size_t threads = std::clamp<std::size_t>(config_.uploadThreads, 1, parts.size());
+	std::size_t threads = std::clamp<std::size_t>(config_.uploadThreads, 1, pieces);
 	std::vector<std::thread> workers;
 	for (std::size_t t = 1; t < threads; ++t)
 		workers.emplace_back(worker);
 	worker();
 	for (std::thread &t : workers)
 		t.join();
+
+	std::vector<UploadedPart> uploaded;
+	uploaded.reserve(etags.size());
+	for (auto &[number, etag] : etags)
+		uploaded.push_back({ number, std::move(etag) });
 
 	if (!firstError) {
 		stats.completeUploads++;

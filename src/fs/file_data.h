@@ -178,6 +178,7 @@ private:
 		unsigned number;
 		std::uint64_t start;
 		std::uint64_t end;
+		bool copy; /* made by UploadPartCopy from the base object */
 	};
 
 	/* One aligned block of the base object being fetched; readers of the same block wait on it. */
@@ -224,6 +225,7 @@ private:
 	bool anyDirty(std::uint64_t start, std::uint64_t end) const;
 	/* The flush's view of [start, end) assembled in @out (zeroed by the caller), missing base bytes by GET. */
 	Result<void> assemble(std::uint64_t start, std::span<std::byte> out, FlushStats &stats);
+	/* Copies or sends one part; EOPNOTSUPP for a copy the server refused (send its bytes instead). */
 	Result<std::string> uploadOne(const std::string &uploadId, const Part &part, FlushStats &stats);
 	Result<std::string> flushMultipart(const Metadata &metadata, std::uint64_t partSize,
 					   FlushStats &stats);

@@ -202,6 +202,7 @@ std::shared_ptr<Filesystem::Node> Filesystem::remember(Ino parent, std::string_v
 	}
 	n->dirMarker = probed.dirMarker;
 	n->fresh = SteadyClock::now() + options_.attrTimeout;
+	forgetAbsentLocked(parent, name);
 	if (countLookup)
 		++n->lookups;
 	return n;
@@ -232,6 +233,45 @@ void Filesystem::dropChild(Ino parent, std::string_view name)
 	children_.erase(child);
 }
 
+std::uint64_t Filesystem::namesGeneration() const
+{
+	std::lock_guard lock(mutex_);
+	return namesGeneration_;
+}
+
+void Filesystem::noteAbsent(Ino parent, std::string_view name, std::uint64_t generation)
+{
+	if (options_.attrTimeout.count() <= 0)
+		return;
+	std::lock_guard lock(mutex_);
+	if (namesGeneration_ != generation)
+		return;
+	auto current = SteadyClock::now();
+	/* Bounded: a scan of many missing names drops the expired entries as it goes. */
+	if (absent_.size() >= kMaxAbsentNames)
+		std::erase_if(absent_, [&](const auto &entry) { return entry.second <= current; });
+	if (absent_.size() >= kMaxAbsentNames)
+		absent_.clear();
+	absent_[std::pair(parent, std::string(name))] = current + options_.attrTimeout;
+}
+
+bool Filesystem::knownAbsent(Ino parent, std::string_view name) const
+{
+	std::lock_guard lock(mutex_);
+	auto it = absent_.find(std::pair(parent, std::string(name)));
+	return it != absent_.end() && it->second > SteadyClock::now();
+}
+
+void Filesystem::forgetAbsentLocked(Ino parent, std::string_view name)
+{
+	++namesGeneration_;
+	if (absent_.empty())
+		return;
+	auto it = absent_.find(std::pair(parent, std::string(name)));
+	if (it != absent_.end())
+		absent_.erase(it);
+}
+
 Result<std::string> Filesystem::childKeyOf(Ino parent, std::string_view name) const
 {
 	if (!isValidName(name))
@@ -254,11 +294,13 @@ Result<Attr> Filesystem::lookup(Ino parent, std::string_view name)
 		return childKeyResult.error();
 	const std::string &key = *childKeyResult;
 
+	const std::uint64_t generation = namesGeneration();
 	auto probed = probe(key);
 	if (!probed)
 		return probed.error();
 	if (!*probed) {
 		dropChild(parent, name);
+		noteAbsent(parent, name, generation);
 		return Error(ENOENT, "no such file or directory");
 	}
 	auto n = remember(parent, name, std::move(**probed), true);
@@ -390,6 +432,7 @@ std::shared_ptr<Filesystem::Node> Filesystem::listed(Ino dir, const DirEntry &e)
 {
 	bool directory = e.type == EntryType::Directory;
 	std::lock_guard lock(mutex_);
+	forgetAbsentLocked(dir, e.name);
 	auto child = children_.find(std::pair(dir, e.name));
 	if (child != children_.end()) {
 		auto it = nodes_.find(child->second);
@@ -449,7 +492,6 @@ void Filesystem::fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Diren
 			} else {
 				n->dirMarker = false;
 			}
-			n->fresh = SteadyClock::now() + options_.attrTimeout;
 			entry->attr.attributes = n->attributes;
 			entry->complete = true;
 		}
@@ -462,6 +504,17 @@ void Filesystem::fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Diren
 	work();
 	for (auto &t : pool)
 		t.join();
+
+	/*
+	 * Fresh from when the whole listing is done, not from each HEAD: a
+	 * listing whose HEADs take longer than the TTL would otherwise be stale
+	 * again for the next `ls -l` before it even starts.
+	 */
+	std::lock_guard lock(mutex_);
+	auto fresh = SteadyClock::now() + options_.attrTimeout;
+	for (auto &[n, entry] : entries)
+		if (entry->complete && !n->data)
+			n->fresh = std::max(n->fresh, fresh);
 }
 
 Result<Filesystem::Node> Filesystem::newChild(Ino parent, std::string_view name, FileType type,
@@ -471,12 +524,18 @@ Result<Filesystem::Node> Filesystem::newChild(Ino parent, std::string_view name,
 	if (!childKeyResult)
 		return childKeyResult.error();
 	const std::string &key = *childKeyResult;
-	/* Probe, not lookup(): the kernel gets no entry for a name that exists. */
-	auto existing = probe(key);
-	if (!existing)
-		return existing.error();
-	if (*existing)
-		return Error(EEXIST, "exists");
+	/*
+	 * Probe, not lookup(): the kernel gets no entry for a name that exists.
+	 * A lookup that just found nothing (the kernel's, before a create)
+	 * spares the second probe.
+	 */
+	if (!knownAbsent(parent, name)) {
+		auto existing = probe(key);
+		if (!existing)
+			return existing.error();
+		if (*existing)
+			return Error(EEXIST, "exists");
+	}
 
 	Node n;
 	n.key = type == FileType::Directory ? key + "/" : key;
@@ -669,6 +728,18 @@ Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent
 		return toKey.error();
 	if (*fromKey == *toKey)
 		return {};
+
+	/* Names appear under both parents, and a moved directory's children with it: no absence survives. */
+	auto clearAbsent = [this] {
+		std::lock_guard lock(mutex_);
+		absent_.clear();
+		++namesGeneration_;
+	};
+	clearAbsent();
+	struct AtExit {
+		std::function<void()> run;
+		~AtExit() { run(); }
+	} clearAgain{ clearAbsent };
 
 	auto source = probe(*fromKey);
 	if (!source)
@@ -1215,7 +1286,9 @@ Result<Attr> Filesystem::create(Ino parent, std::string_view name, std::uint32_t
 {
 	if (refuseWrites_)
 		return Error(EROFS, "stopping: no new files");
-	auto existing = lookup(parent, name);
+	/* The kernel's lookup of the name usually just found nothing: no need to ask again. */
+	auto existing = knownAbsent(parent, name) ? Result<Attr>(Error(ENOENT, "no such file or directory"))
+						  : lookup(parent, name);
 	if (existing) {
 		if (flags & O_EXCL) {
 			forget(existing->ino, 1);

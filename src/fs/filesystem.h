@@ -204,6 +204,9 @@ private:
 		std::chrono::steady_clock::time_point fresh;
 	};
 
+	/* The negative cache's bound: past it, expired entries go, then all. */
+	static constexpr std::size_t kMaxAbsentNames = 4096;
+
 	static bool isDir(const Node &n) { return n.attributes.type == FileType::Directory; }
 	/* Whether anything still needs inode @n: the kernel, an open listing, or unsaved data. */
 	static bool referenced(const Node &n) { return n.lookups > 0 || n.listings > 0 || n.data; }
@@ -223,6 +226,18 @@ private:
 	/* The known child @name of @parent, if it is (still) of the same kind. */
 	std::shared_ptr<Node> known(Ino parent, std::string_view name, bool directory) const;
 	void dropChild(Ino parent, std::string_view name);
+	/*
+	 * The negative cache: a lookup that found nothing makes (parent, name)
+	 * known absent for attrTimeout, so that the create that usually follows
+	 * asks the store nothing before its PUT. Anything of ours that may make
+	 * the name exist (create, mkdir, symlink, rename, a listing showing it)
+	 * forgets it. Needs mutex_ (the Locked ones) or takes it.
+	 */
+	/* Not recorded if a name may have appeared since @generation (a create racing the probe). */
+	void noteAbsent(Ino parent, std::string_view name, std::uint64_t generation);
+	std::uint64_t namesGeneration() const;
+	bool knownAbsent(Ino parent, std::string_view name) const;
+	void forgetAbsentLocked(Ino parent, std::string_view name);
 	Result<bool> directoryEmpty(const std::string &prefix);
 	/* HEADs @entries' objects (and directory markers) in parallel and records what they say. */
 	void fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Dirent *>> &entries);
@@ -263,6 +278,9 @@ private:
 	Ino nextIno_ = kRootIno + 1;                                     /* guarded by mutex_ */
 	std::unordered_map<Ino, std::shared_ptr<Node>> nodes_;           /* guarded by mutex_ */
 	std::map<std::pair<Ino, std::string>, Ino, std::less<>> children_; /* guarded by mutex_ */
+	/* (parent, name) -> until when the name is known absent; guarded by mutex_ */
+	std::map<std::pair<Ino, std::string>, std::chrono::steady_clock::time_point, std::less<>> absent_;
+	std::uint64_t namesGeneration_ = 0; /* bumped whenever a name may appear; guarded by mutex_ */
 };
 
 } /* namespace vfs::fs */

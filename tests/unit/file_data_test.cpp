@@ -275,7 +275,9 @@ TEST_F(FileDataTest, LargePatchCopiesUntouchedParts)
 	EXPECT_LE(store_.stats().bytesUploaded(), 8 * MiB);
 	EXPECT_EQ(store_.stats().bytesCopied(), 56 * MiB);
 	EXPECT_EQ(stats.bytesCopied, 56 * MiB);
-	EXPECT_EQ(stats.uploadPartCopies, 7u);
+	/* The untouched ranges on either side of the patched part are one copy each. */
+	EXPECT_EQ(stats.uploadPartCopies, 2u);
+	EXPECT_EQ(store_.stats()[Op::UploadPartCopy].calls, 2u);
 	EXPECT_EQ(stats.uploadParts, 1u);
 	/* One GET for the patched part's missing bytes (the patch itself is overlaid). */
 	EXPECT_EQ(stats.gets, 1u);
@@ -303,7 +305,65 @@ TEST_F(FileDataTest, LargePatchFallsBackWithoutUploadPartCopy)
 	/* Learnt once: at most the parts in flight when it was learnt tried the copy. */
 	EXPECT_LE(store_.stats()[Op::UploadPartCopy].calls, 4u);
 	EXPECT_EQ(stats.copyFallbacks, store_.stats()[Op::UploadPartCopy].calls);
+	/* The refused merged copies went as 8 MiB parts: memory stays bounded by a part. */
+	EXPECT_EQ(stats.uploadParts, 8u);
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 8u);
 	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+}
+
+TEST_F(FileDataTest, PatchesMergeUntouchedRangesIntoFewCopies)
+{
+	/* 100 MiB object, 8 MiB parts: patches in parts 1, 7 and 13 (the last, 4 MiB long). */
+	makePool(16 * MiB);
+	Bytes expect = pattern(100 * MiB, 11);
+	putObject("p", expect);
+	auto file = open("p", config(1 * MiB, 8 * MiB));
+	for (std::uint64_t off : { 1 * MiB, 50 * MiB + 5, 99 * MiB }) {
+		Bytes patch = pattern(4 * KiB, static_cast<std::uint32_t>(off));
+		ASSERT_TRUE(file->write(off, patch).ok());
+		modelWrite(expect, off, patch);
+	}
+	auto stats = file->flush({});
+	ASSERT_TRUE(stats.ok()) << stats.error().toString();
+	EXPECT_EQ(store_.contents("p"), expect);
+	/* send [0,8), copy [8,48), send [48,56), copy [56,96), send [96,100). */
+	EXPECT_EQ(store_.stats()[Op::UploadPartCopy].calls, 2u);
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 3u);
+	EXPECT_EQ(store_.stats().bytesCopied(), 80 * MiB);
+	EXPECT_EQ(store_.stats().bytesUploaded(), 20 * MiB);
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+
+	/* A second patch of the new object, in its first part: one send, one copy of the rest. */
+	store_.resetStats();
+	Bytes patch = pattern(4 * KiB, 99);
+	ASSERT_TRUE(file->write(0, patch).ok());
+	modelWrite(expect, 0, patch);
+	stats = file->flush({});
+	ASSERT_TRUE(stats.ok()) << stats.error().toString();
+	EXPECT_EQ(store_.contents("p"), expect);
+	EXPECT_EQ(store_.stats()[Op::UploadPartCopy].calls, 1u);
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 1u);
+	EXPECT_EQ(store_.stats().bytesUploaded(), 8 * MiB);
+	EXPECT_EQ(store_.stats().bytesCopied(), 92 * MiB);
+}
+
+TEST_F(FileDataTest, ExtendedFileCopiesTheOldBytesOnce)
+{
+	/* Appending to a 40 MiB object: the old bytes are one copy, the new ones are sent. */
+	makePool(16 * MiB);
+	Bytes expect = pattern(40 * MiB, 12);
+	putObject("a", expect);
+	auto file = open("a", config(1 * MiB, 8 * MiB));
+	Bytes tail = pattern(3 * MiB, 13);
+	ASSERT_TRUE(file->write(40 * MiB, tail).ok());
+	modelWrite(expect, 40 * MiB, tail);
+	auto stats = file->flush({});
+	ASSERT_TRUE(stats.ok()) << stats.error().toString();
+	EXPECT_EQ(store_.contents("a"), expect);
+	EXPECT_EQ(store_.stats()[Op::UploadPartCopy].calls, 1u);
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 1u);
+	EXPECT_EQ(store_.stats().bytesUploaded(), 3 * MiB);
+	EXPECT_EQ(store_.stats()[Op::Get].calls, 0u);
 }
 
 TEST_F(FileDataTest, DirtyPartsGoStraightFromPoolMemory)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -966,4 +967,150 @@ TEST_F(FilesystemTest, ReaddirGivesASymlinkItsStoredType)
 	auto target = fs.readlink(entries->front().attr.ino);
 	ASSERT_TRUE(target.ok());
 	EXPECT_EQ(*target, "target/path");
+}
+
+namespace {
+
+using Op = FakeObjectStore::Op;
+
+/* What a new file costs: the kernel's lookup, create, a write, close. */
+void createLikeTheKernel(Filesystem &fs, std::string_view name)
+{
+	EXPECT_EQ(fs.lookup(kRootIno, name).error().code(), ENOENT);
+	auto f = fs.create(kRootIno, name, 0644, O_WRONLY | O_CREAT, Caller{});
+	ASSERT_TRUE(f.ok()) << f.error().toString();
+	ASSERT_TRUE(fs.write(f->ino, 0, bytesOf("data")).ok());
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+}
+
+} /* namespace */
+
+TEST_F(FilesystemTest, CreateAfterAFailedLookupDoesNotProbeAgain)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	Filesystem fs(store_, pool_, options_);
+	store_.resetStats();
+	createLikeTheKernel(fs, "new");
+	EXPECT_EQ(text(store_.contents("new")), "data");
+	/* The lookup's probe only (was three: lookup, create's lookup, newChild's probe). */
+	EXPECT_EQ(store_.stats()[Op::List].calls, 1u);
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 1u);
+	EXPECT_EQ(store_.stats()[Op::Put].calls, 2u);
+
+	/* mkdir and symlink after a failed lookup: no probe either. */
+	store_.resetStats();
+	EXPECT_EQ(fs.lookup(kRootIno, "dir").error().code(), ENOENT);
+	ASSERT_TRUE(fs.mkdir(kRootIno, "dir", 0755, Caller{}).ok());
+	EXPECT_EQ(fs.lookup(kRootIno, "link").error().code(), ENOENT);
+	ASSERT_TRUE(fs.symlink("new", kRootIno, "link", Caller{}).ok());
+	EXPECT_EQ(store_.stats()[Op::List].calls, 2u);
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 2u);
+	EXPECT_EQ(store_.stats()[Op::Put].calls, 2u);
+}
+
+TEST_F(FilesystemTest, NamesWeMadeExistAreNotKnownAbsent)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	put("src", "source");
+	Filesystem fs(store_, pool_, options_);
+
+	/* A rename onto a name that a lookup found absent: an exclusive create must see it. */
+	EXPECT_EQ(fs.lookup(kRootIno, "dst").error().code(), ENOENT);
+	ASSERT_TRUE(fs.rename(kRootIno, "src", kRootIno, "dst", false).ok());
+	EXPECT_EQ(fs.create(kRootIno, "dst", 0644, O_WRONLY | O_CREAT | O_EXCL, Caller{}).error().code(), EEXIST);
+	EXPECT_EQ(text(store_.contents("dst")), "source");
+
+	/* Made by us after the failed lookup: create opens it rather than replacing it. */
+	EXPECT_EQ(fs.lookup(kRootIno, "d").error().code(), ENOENT);
+	ASSERT_TRUE(fs.mkdir(kRootIno, "d", 0755, Caller{}).ok());
+	EXPECT_EQ(fs.mkdir(kRootIno, "d", 0755, Caller{}).error().code(), EEXIST);
+	EXPECT_EQ(fs.lookup(kRootIno, "f").error().code(), ENOENT);
+	auto f = fs.create(kRootIno, "f", 0644, O_WRONLY | O_CREAT, Caller{});
+	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	EXPECT_EQ(fs.create(kRootIno, "f", 0644, O_WRONLY | O_CREAT | O_EXCL, Caller{}).error().code(), EEXIST);
+
+	/* Shown by a listing: no longer absent. */
+	EXPECT_EQ(fs.lookup(kRootIno, "listed").error().code(), ENOENT);
+	put("listed", "theirs");
+	ASSERT_TRUE(fs.readdir(kRootIno).ok());
+	EXPECT_EQ(fs.create(kRootIno, "listed", 0644, O_WRONLY | O_CREAT | O_EXCL, Caller{}).error().code(),
+		  EEXIST);
+	EXPECT_EQ(text(store_.contents("listed")), "theirs");
+}
+
+TEST_F(FilesystemTest, ALookupRacingOurCreateDoesNotRecordAbsence)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	Filesystem fs(store_, pool_, options_);
+	/* Our create lands while a lookup's HEAD is on its way back with "not found". */
+	bool created = false;
+	store_.setFaultHook([&](Op op, const std::string &key) {
+		if (op != Op::Head || key != "race" || created)
+			return 0;
+		created = true;
+		auto f = fs.create(kRootIno, "race", 0644, O_WRONLY | O_CREAT, Caller{});
+		EXPECT_TRUE(f.ok());
+		if (f.ok()) {
+			EXPECT_TRUE(fs.release(f->ino).ok());
+		}
+		return ENOENT;
+	});
+	EXPECT_EQ(fs.lookup(kRootIno, "race").error().code(), ENOENT);
+	store_.setFaultHook({});
+	ASSERT_TRUE(created);
+	auto again = fs.create(kRootIno, "race", 0644, O_WRONLY | O_CREAT | O_EXCL, Caller{});
+	ASSERT_FALSE(again.ok()) << "an exclusive create replaced the file we just made";
+	EXPECT_EQ(again.error().code(), EEXIST);
+}
+
+TEST_F(FilesystemTest, AbsenceIsForgottenAfterTheTimeout)
+{
+	options_.attrTimeout = std::chrono::milliseconds(50);
+	Filesystem fs(store_, pool_, options_);
+	EXPECT_EQ(fs.lookup(kRootIno, "late").error().code(), ENOENT);
+	put("late", "theirs");
+	std::this_thread::sleep_for(std::chrono::milliseconds(80));
+	store_.resetStats();
+	EXPECT_EQ(fs.create(kRootIno, "late", 0644, O_WRONLY | O_CREAT | O_EXCL, Caller{}).error().code(), EEXIST);
+	EXPECT_EQ(text(store_.contents("late")), "theirs");
+	EXPECT_GE(store_.stats()[Op::Head].calls, 1u);
+}
+
+TEST_F(FilesystemTest, ListingAttributesStayFreshForTheTtlAfterTheListing)
+{
+	/* The HEADs of one listing take twice the TTL, one at a time. */
+	options_.attrTimeout = std::chrono::milliseconds(300);
+	options_.listMetadataRequests = 1;
+	for (int i = 0; i < 30; ++i)
+		put("d/f" + std::to_string(i));
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "d");
+	ASSERT_TRUE(dir.ok());
+	store_.setFaultHook([](Op op, const std::string &) {
+		if (op == Op::Head)
+			std::this_thread::sleep_for(std::chrono::milliseconds(20));
+		return 0;
+	});
+	store_.resetStats();
+	auto cold = fs.readdir(dir->ino);
+	ASSERT_TRUE(cold.ok());
+	auto coldEnd = std::chrono::steady_clock::now();
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 30u);
+
+	/* The warm `ls -l` right after: neither the listing nor stat() asks HEAD again. */
+	store_.resetStats();
+	ASSERT_LT(std::chrono::steady_clock::now() - coldEnd, std::chrono::milliseconds(100))
+		<< "the machine is too slow for this test's timing";
+	auto warm = fs.readdir(dir->ino);
+	ASSERT_TRUE(warm.ok());
+	for (const auto &e : *warm) {
+		EXPECT_TRUE(e.complete) << e.name;
+		ASSERT_TRUE(fs.getattr(e.attr.ino).ok());
+	}
+	/* The HEADs of the cold pass took 600 ms: only the TTL counted from its end keeps them all fresh. */
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 0u);
+	fs.releaseListing(*cold);
+	fs.releaseListing(*warm);
 }
