@@ -1148,24 +1148,31 @@ Result<void> Filesystem::editXattrs(Ino ino, const std::function<Result<void>(Xa
 	return {};
 }
 
-Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name)
+Result<Xattrs> Filesystem::xattrsOf(Ino ino)
 {
-	/* Asked on every write (security.capability): answered before anything else. */
-	if (!storedXattr(name))
-		return Error(ENODATA, "only user. extended attributes are stored");
+	/* getattr() refreshes the metadata once the TTL has passed. */
 	auto current = getattr(ino);
 	if (!current)
 		return current.error();
 	auto n = node(ino);
 	if (!n)
 		return n.error();
-	Xattrs xattrs;
-	{
-		std::lock_guard lock(mutex_);
-		auto it = (*n)->metadata.find(std::string(kMetaXattr));
-		if (it != (*n)->metadata.end())
-			xattrs = parseXattrs(it->second);
-	}
+	std::lock_guard lock(mutex_);
+	auto it = (*n)->metadata.find(std::string(kMetaXattr));
+	if (it == (*n)->metadata.end())
+		return Xattrs{};
+	return parseXattrs(it->second);
+}
+
+Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name)
+{
+	/* Asked on every write (security.capability): answered before anything else. */
+	if (!storedXattr(name))
+		return Error(ENODATA, "only user. extended attributes are stored");
+	auto found = xattrsOf(ino);
+	if (!found)
+		return found.error();
+	const Xattrs &xattrs = *found;
 	auto value = xattrs.find(std::string(name));
 	if (value == xattrs.end())
 		return Error(ENODATA, "no such attribute");
@@ -1174,19 +1181,10 @@ Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name)
 
 Result<std::vector<std::string>> Filesystem::listxattr(Ino ino)
 {
-	auto current = getattr(ino);
-	if (!current)
-		return current.error();
-	auto n = node(ino);
-	if (!n)
-		return n.error();
-	Xattrs xattrs;
-	{
-		std::lock_guard lock(mutex_);
-		auto it = (*n)->metadata.find(std::string(kMetaXattr));
-		if (it != (*n)->metadata.end())
-			xattrs = parseXattrs(it->second);
-	}
+	auto found = xattrsOf(ino);
+	if (!found)
+		return found.error();
+	const Xattrs &xattrs = *found;
 	std::vector<std::string> names;
 	for (const auto &[name, value] : xattrs)
 		if (storedXattr(name)) /* s3fs may hold others (system.posix_acl_*): not ours to show */

@@ -244,6 +244,8 @@ private:
 	using MetadataEdit = std::function<Result<void>(Metadata &)>;
 	/* Rewrites @n's metadata: the stored entries, @edit applied, then @n's attributes. */
 	Result<void> storeMetadata(Node &n, const MetadataEdit &edit = {});
+	/* @ino's xattrs as last stored (all namespaces s3fs may have written). */
+	Result<Xattrs> xattrsOf(Ino ino);
 	/* Applies @edit to @ino's xattrs, stored now or with the pending upload. */
 	Result<void> editXattrs(Ino ino, const std::function<Result<void>(Xattrs &)> &edit);
 	/* Before @n's object goes away while open: every byte into the pool (ENOBUFS if it cannot hold them). */
