@@ -119,6 +119,18 @@ Result<std::size_t> BlockPool::shrinkDirtyBlock(InodeId inode, ChunkIndex chunk)
 	return released;
 }
 
+Result<std::size_t> BlockPool::punchDirty(InodeId inode, ChunkIndex chunk, std::size_t offset,
+					  std::size_t length)
+{
+	auto block = findDirty(inode, chunk);
+	if (!block)
+		return Error(ENOENT, "no dirty block");
+	std::unique_lock lock(block->mutex);
+	if (block->removed)
+		return Error(ENOENT, "dirty block was removed");
+	return block->buffer.punch(offset, length);
+}
+
 bool BlockPool::removeDirty(InodeId inode, ChunkIndex chunk)
 {
 	std::shared_ptr<MutableBlockData> block;

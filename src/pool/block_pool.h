@@ -170,6 +170,21 @@ public:
 	bool removeDirty(InodeId inode, ChunkIndex chunk);
 
 	/*
+	 * Gives back the memory of [offset, offset + length) of a dirty block
+	 * (whole pages; see ChunkBuffer::punch) whose bytes are safe elsewhere.
+	 * Returns the bytes released; ENOENT if there is no such block.
+	 */
+	Result<std::size_t> punchDirty(InodeId inode, ChunkIndex chunk, std::size_t offset, std::size_t length);
+
+	/*
+	 * Counts @bytes of scratch memory a caller holds outside any block (an
+	 * upload's copy) against the limit, as dirty bytes; false when there is
+	 * no room even after evicting clean blocks. Give back with releaseScratch().
+	 */
+	bool chargeScratch(std::size_t bytes) { return budget_.tryCharge(bytes, BlockKind::Dirty); }
+	void releaseScratch(std::size_t bytes) { budget_.release(bytes, BlockKind::Dirty); }
+
+	/*
 	 * Caches @bytes as the clean block @key, evicting least recently used
 	 * clean blocks for room. If @key is cached already the cached block is
 	 * returned (same key, same content). ENOBUFS if dirty data leaves no room.
