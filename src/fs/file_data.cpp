@@ -471,7 +471,7 @@ Result<pool::BlockHandle> FileData::blockOf(std::uint64_t block, const std::stri
 		inFlight_.emplace(id, fetch);
 	}
 
-	std::vector<std::byte> bytes(static_cast<std::size_t>(length));
+	pool::BlockBytes bytes(static_cast<std::size_t>(length));
 	auto got = getFully(store_, key_, block * config_.blockSize, bytes, etag);
 	std::optional<pool::BlockHandle> handle;
 	std::optional<Error> error;

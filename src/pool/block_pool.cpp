@@ -154,10 +154,11 @@ bool BlockPool::removeDirty(InodeId inode, ChunkIndex chunk)
 
 Result<BlockHandle> BlockPool::insertClean(const ContentKey &key, std::vector<std::byte> bytes)
 {
-	return adoptClean(key, bytes);
+	BlockBytes copy(bytes.begin(), bytes.end());
+	return adoptClean(key, copy);
 }
 
-Result<BlockHandle> BlockPool::adoptClean(const ContentKey &key, std::vector<std::byte> &bytes)
+Result<BlockHandle> BlockPool::adoptClean(const ContentKey &key, BlockBytes &bytes)
 {
 	{
 		std::lock_guard lock(cleanMutex_);

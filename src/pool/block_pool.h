@@ -17,6 +17,7 @@
 
 #include "common/result.h"
 #include "common/rw_lock.h"
+#include "pool/block_bytes.h"
 #include "pool/chunk_buffer.h"
 #include "pool/content_key.h"
 #include "pool/memory_budget.h"
@@ -41,7 +42,7 @@ struct PoolConfig {
  * written: a reader-writer lock guards its buffer, which is modified in place.
  */
 struct ImmutableBlockData {
-	std::vector<std::byte> bytes;
+	BlockBytes bytes;
 };
 
 struct MutableBlockData {
@@ -191,7 +192,7 @@ public:
 	 */
 	Result<BlockHandle> insertClean(const ContentKey &key, std::vector<std::byte> bytes);
 	/* As insertClean(), but @bytes is moved from only on success: on ENOBUFS the caller still has them. */
-	Result<BlockHandle> adoptClean(const ContentKey &key, std::vector<std::byte> &bytes);
+	Result<BlockHandle> adoptClean(const ContentKey &key, BlockBytes &bytes);
 	/* The cached block @key, now the most recently used. */
 	std::optional<BlockHandle> getClean(const ContentKey &key);
 	bool removeClean(const ContentKey &key);
