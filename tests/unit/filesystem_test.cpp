@@ -842,6 +842,8 @@ TEST_F(FilesystemPressureTest, WriterLargerThanMemoryUploadsAlongTheWayWithoutSt
 
 TEST_F(FilesystemPressureTest, OtherFilesAreUploadedLargestFirst)
 {
+	/* The order of whole-file uploads; streamed parts would make room by timing. */
+	options_.fileData.streamUploads = false;
 	Filesystem fs(store_, small_, options_);
 	auto a = fs.create(kRootIno, "a", 0644, O_WRONLY, Caller{});
 	auto b = fs.create(kRootIno, "b", 0644, O_WRONLY, Caller{});
@@ -1144,4 +1146,47 @@ TEST_F(FilesystemTest, ListingAttributesStayFreshForTheTtlAfterTheListing)
 	EXPECT_EQ(store_.stats()[Op::Head].calls, 0u);
 	fs.releaseListing(*cold);
 	fs.releaseListing(*warm);
+}
+
+TEST_F(FilesystemPressureTest, UnlinkWhileStreamingAbortsTheUploadAndKeepsTheBytes)
+{
+	Filesystem fs(store_, small_, options_);
+	auto f = fs.create(kRootIno, "s", 0644, O_RDWR, Caller{});
+	ASSERT_TRUE(f.ok());
+	auto data = filled((3 << 20) + 1000, 9);
+	ASSERT_EQ(*fs.write(f->ino, 0, data), data.size());
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::CreateUpload].calls, 1u);
+	ASSERT_TRUE(fs.unlink(kRootIno, "s").ok());
+	EXPECT_EQ(store_.uploadsInProgress(), 0u) << "the streaming upload was aborted";
+	EXPECT_FALSE(store_.object("s"));
+	std::vector<std::byte> back(data.size());
+	auto got = fs.read(f->ino, 0, back);
+	ASSERT_TRUE(got.ok());
+	EXPECT_EQ(*got, data.size());
+	EXPECT_EQ(back, data);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	EXPECT_FALSE(store_.object("s"));
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+}
+
+TEST_F(FilesystemPressureTest, UnlinkOfAFileWithParkedPartsTheMemoryCannotHoldIsRefused)
+{
+	Filesystem fs(store_, small_, options_);
+	auto f = fs.create(kRootIno, "p", 0644, O_RDWR, Caller{});
+	ASSERT_TRUE(f.ok());
+	auto data = filled(6 << 20, 10);
+	ASSERT_EQ(*fs.write(f->ino, 0, data), data.size());
+	auto r = fs.unlink(kRootIno, "p");
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code(), ENOBUFS);
+	/* Nothing lost: the parked beginning became the object, the rest is still in memory. */
+	std::vector<std::byte> back(data.size());
+	auto got = fs.read(f->ino, 0, back);
+	ASSERT_TRUE(got.ok()) << got.error().toString();
+	EXPECT_EQ(back, data);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	EXPECT_EQ(store_.contents("p"), data);
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
 }
