@@ -133,7 +133,17 @@ Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fil
 	list.prefix = fileKey + "/";
 	list.delimiter = "";
 	list.maxKeys = 1;
+	/* The object's HEAD goes out with the LIST: a file, or nothing, costs one round trip, not two. */
+	std::optional<Result<ObjectHead>> head;
+	std::thread headThread;
+	try {
+		headThread = std::thread([&] { head.emplace(store_.head(fileKey)); });
+	} catch (const std::system_error &) {
+		/* No thread to be had: the HEAD follows the LIST. */
+	}
 	auto page = store_.list(list);
+	if (headThread.joinable())
+		headThread.join();
 	if (!page)
 		return page.error();
 	if (!page->objects.empty() || !page->commonPrefixes.empty()) {
@@ -143,11 +153,11 @@ Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fil
 		Metadata metadata;
 		Timestamp modified = now();
 		if (n.dirMarker) {
-			auto head = store_.head(list.prefix);
-			if (head) {
-				metadata = head->metadata;
-				modified = head->lastModified;
-				n.etag = head->etag;
+			auto marker = store_.head(list.prefix);
+			if (marker) {
+				metadata = marker->metadata;
+				modified = marker->lastModified;
+				n.etag = marker->etag;
 			}
 		}
 		n.attributes = fromObject(0, modified, metadata, true, options_.defaults);
@@ -155,17 +165,19 @@ Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fil
 		return std::optional<Node>(std::move(n));
 	}
 
-	auto head = store_.head(fileKey);
-	if (!head) {
-		if (head.error().code() == ENOENT)
+	if (!head)
+		head.emplace(store_.head(fileKey));
+	const Result<ObjectHead> &object = *head;
+	if (!object) {
+		if (object.error().code() == ENOENT)
 			return std::optional<Node>();
-		return head.error();
+		return object.error();
 	}
 	Node n;
 	n.key = fileKey;
-	n.etag = head->etag;
-	n.metadata = head->metadata;
-	n.attributes = fromObject(head->size, head->lastModified, head->metadata, false, options_.defaults);
+	n.etag = object->etag;
+	n.metadata = object->metadata;
+	n.attributes = fromObject(object->size, object->lastModified, object->metadata, false, options_.defaults);
 	if (n.attributes.type == FileType::Directory) {
 		/* An old s3fs directory object "dir" (no slash): its children live under "dir/". */
 		n.key = fileKey + "/";

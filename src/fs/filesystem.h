@@ -217,7 +217,10 @@ private:
 	static std::string childKey(const Node &parent, std::string_view name);
 	/* childKey() after checking the name, that @parent is a directory, and S3's key length. */
 	Result<std::string> childKeyOf(Ino parent, std::string_view name) const;
-	/* Asks the store what @key is: an object, a directory (marker or implied), or nothing. */
+	/*
+	 * Asks the store what @key is: an object, a directory (marker or
+	 * implied), or nothing. The LIST and the HEAD go out together.
+	 */
 	Result<std::optional<Node>> probe(const std::string &fileKey);
 	/* Records @probed as the child @name of @parent (reusing its inode if known). */
 	std::shared_ptr<Node> remember(Ino parent, std::string_view name, Node probed, bool countLookup);

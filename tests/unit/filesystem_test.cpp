@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -1113,4 +1115,30 @@ TEST_F(FilesystemTest, ListingAttributesStayFreshForTheTtlAfterTheListing)
 	EXPECT_EQ(store_.stats()[Op::Head].calls, 0u);
 	fs.releaseListing(*cold);
 	fs.releaseListing(*warm);
+}
+
+TEST_F(FilesystemTest, ProbesSendTheListAndTheHeadTogether)
+{
+	put("f", "x");
+	Filesystem fs(store_, pool_, options_);
+	/* The LIST waits (up to 5 s) for the HEAD to start: only if both are out at once is it quick. */
+	std::mutex m;
+	std::condition_variable cv;
+	bool headStarted = false;
+	bool overlapped = false;
+	store_.setFaultHook([&](Op op, const std::string &) {
+		std::unique_lock lock(m);
+		if (op == Op::Head) {
+			headStarted = true;
+			cv.notify_all();
+		} else if (op == Op::List) {
+			overlapped = cv.wait_for(lock, std::chrono::seconds(5), [&] { return headStarted; });
+		}
+		return 0;
+	});
+	auto f = fs.lookup(kRootIno, "f");
+	store_.setFaultHook({});
+	ASSERT_TRUE(f.ok()) << f.error().toString();
+	EXPECT_EQ(f->attributes.size, 1u);
+	EXPECT_TRUE(overlapped) << "the HEAD waited for the LIST";
 }
