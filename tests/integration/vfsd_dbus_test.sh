@@ -95,6 +95,8 @@ bus = system
 memory_limit = 512M
 chunk_size = 64M
 part_size = 8M
+# Flush must find all of a large file unsent to show its progress; streaming has its own tests.
+stream_uploads = false
 CONF
 chmod 600 "$conf"
 
