@@ -1166,9 +1166,15 @@ Result<Xattrs> Filesystem::xattrsOf(Ino ino)
 
 Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name)
 {
-	/* Asked on every write (security.capability): answered before anything else. */
+	/*
+	 * Asked on every write (security.capability) and by `ls -l` for every
+	 * file (security.selinux, system.posix_acl_*): answered before anything
+	 * else. EOPNOTSUPP, not ENODATA: the namespace is not supported at all,
+	 * and ls then stops asking for the rest of the mount (ENODATA cost
+	 * two FUSE round trips per listed file).
+	 */
 	if (!storedXattr(name))
-		return Error(ENODATA, "only user. extended attributes are stored");
+		return Error(EOPNOTSUPP, "only user. extended attributes are stored");
 	auto found = xattrsOf(ino);
 	if (!found)
 		return found.error();
@@ -1213,7 +1219,7 @@ Result<void> Filesystem::setxattr(Ino ino, std::string_view name, std::string_vi
 Result<void> Filesystem::removexattr(Ino ino, std::string_view name)
 {
 	if (!storedXattr(name))
-		return Error(ENODATA, "only user. extended attributes are stored");
+		return Error(EOPNOTSUPP, "only user. extended attributes are stored");
 	return editXattrs(ino, [&](Xattrs &xattrs) -> Result<void> {
 		if (xattrs.erase(std::string(name)) == 0)
 			return Error(ENODATA, "no such attribute");

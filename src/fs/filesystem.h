@@ -146,8 +146,8 @@ public:
 	 * Extended attributes. Only "user." names are stored, in the object's
 	 * "xattr" metadata entry as s3fs does (see attributes.h); a directory's
 	 * live on its marker (an implicit directory gets one). Other namespaces
-	 * are answered without a request: ENODATA (get, remove), EOPNOTSUPP
-	 * (set). E2BIG when the object's metadata would pass S3's 2 KiB. On a
+	 * are answered without a request: EOPNOTSUPP (get, set, remove; ls -l
+	 * then stops asking for SELinux labels and ACLs). E2BIG when the object's metadata would pass S3's 2 KiB. On a
 	 * file with unsaved data the change rides with the next upload.
 	 */
 	Result<std::string> getxattr(Ino ino, std::string_view name);
