@@ -237,7 +237,8 @@ int runMount(const Config &config)
 	    std::to_string(totals.bytesUploaded) + " bytes uploaded, " + std::to_string(totals.bytesCopied) +
 	    " bytes copied server-side, " + std::to_string(totals.puts) + " PUTs, " +
 	    std::to_string(totals.uploadParts) + " parts, " + std::to_string(totals.uploadPartCopies) +
-	    " part copies, " + std::to_string(totals.flushErrors) + " failed uploads; unmounting " +
+	    " part copies, " + std::to_string(totals.flushErrors) + " failed uploads, " +
+	    std::to_string((*transport)->metrics().requests) + " S3 requests; unmounting " +
 	    config.mountpoint);
 	return kExitOk;
 }
