@@ -50,6 +50,8 @@ struct Config {
 	std::uint64_t readahead = std::uint64_t(64) << 20;
 	unsigned readThreads = 4;
 	std::chrono::milliseconds metadataTtl{ 1000 };
+	/* HEADs in flight for one directory listing (0: none, stat() asks per file); at most maxConnections. */
+	unsigned metadataRequests = 16;
 
 	/* Service */
 	BusKind bus = BusKind::System;

@@ -1,6 +1,7 @@
 // vfsd's lifecycle: config to a mounted, serving filesystem and a clean exit.
 #include "daemon/mount.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -117,6 +118,8 @@ int runMount(const Config &config)
 	options.defaults.gid = config.gid.value_or(getgid());
 	options.defaults.umask = config.umask;
 	options.attrTimeout = config.metadataTtl;
+	/* More would only wait for a connection, and hold up every other request meanwhile. */
+	options.listMetadataRequests = std::min(config.metadataRequests, config.maxConnections);
 	options.skipLog = [](const fs::SkippedKey &k) { say("skipping key: " + k.toString()); };
 	options.fileData.bucket = config.bucket;
 	options.fileData.partSize = config.partSize;
