@@ -123,6 +123,14 @@ const std::map<std::string, Setter> &setters()
 			 c.readThreads = *n;
 			 return std::nullopt;
 		 } },
+		{ "upload_threads", [](Config &c, const std::string &v) -> std::optional<std::string> {
+			 auto n = parseNumber<unsigned>(v);
+			 if (!n || *n < 1 || *n > 64)
+				 return "'" + v + "' is not a number from 1 to 64";
+			 c.uploadThreads = *n;
+			 return std::nullopt;
+		 } },
+		{ "stream_uploads", flag(&Config::streamUploads) },
 		{ "metadata_ttl_ms", [](Config &c, const std::string &v) -> std::optional<std::string> {
 			 auto n = parseNumber<std::uint32_t>(v);
 			 if (!n)

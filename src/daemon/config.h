@@ -49,6 +49,9 @@ struct Config {
 	/* Readahead window ceiling on sequential reads (0: off), and its GETs in flight per file. */
 	std::uint64_t readahead = std::uint64_t(64) << 20;
 	unsigned readThreads = 4;
+	/* Parts uploaded at once per file; whole parts of new files go while they are written. */
+	unsigned uploadThreads = 4;
+	bool streamUploads = true;
 	std::chrono::milliseconds metadataTtl{ 1000 };
 	/* HEADs in flight for one directory listing (0: none, stat() asks per file); at most maxConnections. */
 	unsigned metadataRequests = 16;

@@ -125,6 +125,8 @@ int runMount(const Config &config)
 	options.fileData.partSize = config.partSize;
 	options.fileData.readaheadMax = config.readahead;
 	options.fileData.readThreads = config.readThreads;
+	options.fileData.uploadThreads = config.uploadThreads;
+	options.fileData.streamUploads = config.streamUploads;
 	pool::BlockPool pool(pool::PoolConfig{ config.chunkSize, config.memoryLimit });
 	fs::Filesystem filesystem(store, pool, options);
 

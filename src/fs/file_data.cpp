@@ -36,6 +36,22 @@ Result<void> getFully(ObjectStore &store, const std::string &key, std::uint64_t 
 	return {};
 }
 
+void addStats(FlushStats &to, const FlushStats &from)
+{
+	to.puts += from.puts;
+	to.createUploads += from.createUploads;
+	to.uploadParts += from.uploadParts;
+	to.uploadPartCopies += from.uploadPartCopies;
+	to.completeUploads += from.completeUploads;
+	to.gets += from.gets;
+	to.copyFallbacks += from.copyFallbacks;
+	to.metadataCopies += from.metadataCopies;
+	to.bytesUploaded += from.bytesUploaded;
+	to.bytesFromMemory += from.bytesFromMemory;
+	to.bytesCopied += from.bytesCopied;
+	to.bytesFetched += from.bytesFetched;
+}
+
 } /* namespace */
 
 void RangeSet::add(std::uint64_t start, std::uint64_t end)
@@ -65,6 +81,27 @@ void RangeSet::clip(std::uint64_t limit)
 		auto last = std::prev(ranges_.end());
 		if (last->second > limit)
 			last->second = limit;
+	}
+}
+
+void RangeSet::remove(std::uint64_t start, std::uint64_t end)
+{
+	if (start >= end)
+		return;
+	auto it = ranges_.upper_bound(start);
+	if (it != ranges_.begin())
+		--it;
+	while (it != ranges_.end() && it->first < end) {
+		auto [s, e] = *it;
+		if (e <= start) {
+			++it;
+			continue;
+		}
+		it = ranges_.erase(it);
+		if (s < start)
+			ranges_.emplace(s, start);
+		if (e > end)
+			it = ranges_.emplace(end, e).first;
 	}
 }
 
@@ -101,7 +138,8 @@ FileData::FileData(pool::BlockPool &pool, ObjectStore &store, pool::InodeId inod
 		   std::optional<BaseObject> base, FileDataConfig config)
 	: pool_(pool), store_(store), inode_(inode), key_(std::move(key)), config_(std::move(config)),
 	  chunkSize_(pool.config().chunkSize), capabilities_(config_.capabilities),
-	  base_(std::move(base))
+	  base_(std::move(base)),
+	  streamPartSize_(std::clamp(config_.partSize, config_.minPartSize, kMaxPartSize))
 {
 	if (!capabilities_)
 		capabilities_ = std::make_shared<StoreCapabilities>();
@@ -123,6 +161,21 @@ FileData::~FileData()
 	}
 	for (std::thread &t : workers)
 		t.join();
+	std::string uploadId;
+	{
+		std::unique_lock state(stateMutex_);
+		uploadersStopping_ = true;
+		streamQueue_.clear();
+		streamChanged_.wait(state, [&] { return uploadersRunning_ == 0; });
+		workers.clear();
+		workers.swap(uploaders_);
+		uploadId = streamUploadId_;
+	}
+	for (std::thread &t : workers)
+		t.join();
+	/* Never completed: the parts would only cost storage until the bucket's lifecycle rules. */
+	if (!uploadId.empty())
+		(void)store_.abortUpload(key_, uploadId);
 	dropDirty();
 }
 
@@ -145,7 +198,19 @@ Result<std::size_t> FileData::write(std::uint64_t offset, std::span<const std::b
 	    (offset + bytes.size() - 1) / chunkSize_ > std::numeric_limits<pool::ChunkIndex>::max())
 		return Error(EFBIG, "write past the largest file size");
 
-	std::shared_lock op(opMutex_);
+	/* A byte only the open upload holds must come back into reach before it changes. */
+	std::shared_lock op(opMutex_, std::defer_lock);
+	for (;;) {
+		auto settled = settleIfParked(offset);
+		if (!settled)
+			return settled.error();
+		op.lock();
+		std::lock_guard state(stateMutex_);
+		if (offset >= parkedEnd_)
+			break;
+		/* Parked again meanwhile (another writer's relief): settle again. */
+		op.unlock();
+	}
 	std::uint64_t pos = offset;
 	std::size_t done = 0;
 	/* A chunk's piece is all or nothing; a failure after the first piece is a short write. */
@@ -175,6 +240,7 @@ Result<std::size_t> FileData::write(std::uint64_t offset, std::span<const std::b
 			std::lock_guard state(stateMutex_);
 			valid_[chunk].add(rel, rel + n);
 			size_ = std::max(size_, pos + n);
+			noteStreamWriteLocked(pos, pos + n);
 		}
 		pos += n;
 		done += n;
@@ -185,8 +251,12 @@ Result<std::size_t> FileData::write(std::uint64_t offset, std::span<const std::b
 
 Result<std::size_t> FileData::read(std::uint64_t offset, std::span<std::byte> into)
 {
-	for (bool retried = false;; retried = true) {
+	bool retried = false;
+	for (;;) {
 		std::string staleEtag;
+		auto settled = settleIfParked(offset);
+		if (!settled)
+			return settled.error();
 		{
 			std::shared_lock op(opMutex_);
 			std::uint64_t size;
@@ -198,6 +268,13 @@ Result<std::size_t> FileData::read(std::uint64_t offset, std::span<std::byte> in
 			}
 			if (offset >= size || into.empty())
 				return std::size_t(0);
+			{
+				std::lock_guard state(stateMutex_);
+				if (offset < parkedEnd_) {
+					/* Parked between the settle and the lock: settle again. */
+					continue;
+				}
+			}
 			auto n = static_cast<std::size_t>(std::min<std::uint64_t>(into.size(), size - offset));
 			noteRead(offset, n);
 			auto r = readRange(offset, into.first(n));
@@ -210,6 +287,7 @@ Result<std::size_t> FileData::read(std::uint64_t offset, std::span<std::byte> in
 			op.unlock();
 			if (!refreshBase(staleEtag))
 				return r.error();
+			retried = true;
 		}
 	}
 }
@@ -393,7 +471,7 @@ Result<pool::BlockHandle> FileData::blockOf(std::uint64_t block, const std::stri
 		inFlight_.emplace(id, fetch);
 	}
 
-	std::vector<std::byte> bytes(static_cast<std::size_t>(length));
+	pool::BlockBytes bytes(static_cast<std::size_t>(length));
 	auto got = getFully(store_, key_, block * config_.blockSize, bytes, etag);
 	std::optional<pool::BlockHandle> handle;
 	std::optional<Error> error;
@@ -515,9 +593,48 @@ Result<void> FileData::readRange(std::uint64_t offset, std::span<std::byte> out)
 Result<void> FileData::truncate(std::uint64_t size)
 {
 	std::unique_lock op(opMutex_);
+	std::string abandoned;
+	{
+		std::unique_lock state(stateMutex_);
+		if (size == size_)
+			return {};
+		drainStreamLocked(state);
+		/* Emptied: nothing sent so far is wanted. */
+		if (size == 0) {
+			abandoned = streamUploadId_;
+			resetStreamLocked();
+		}
+	}
+	if (!abandoned.empty())
+		(void)store_.abortUpload(key_, abandoned);
+	/* Resumes streaming whatever happens below. */
+	struct Resume {
+		FileData &self;
+		~Resume()
+		{
+			std::lock_guard state(self.stateMutex_);
+			self.streamPaused_ = false;
+			self.spawnUploadersLocked();
+		}
+	} resume{ *this };
+	bool parked;
+	{
+		std::lock_guard state(stateMutex_);
+		parked = size < parkedEnd_;
+	}
+	if (parked) {
+		/* The cut lands in bytes only the upload holds: make them the base first. */
+		FlushStats stats;
+		auto settled = settleStream(stats);
+		std::lock_guard state(stateMutex_);
+		addStats(streamStats_, stats);
+		if (!settled)
+			return settled.error();
+	}
 	std::lock_guard state(stateMutex_);
-	if (size == size_)
-		return {};
+	/* Parts the cut shortens hold bytes that are no longer the file's. */
+	for (auto it = streamParts_.lower_bound(size / streamPartSize_); it != streamParts_.end(); ++it)
+		it->second.generation++;
 	if (size < size_) {
 		for (auto it = valid_.begin(); it != valid_.end();) {
 			std::uint64_t chunkStart = std::uint64_t(it->first) * chunkSize_;
@@ -659,20 +776,6 @@ Result<std::string> FileData::uploadOne(const std::string &uploadId, const Part 
 	return r;
 }
 
-static void addStats(FlushStats &to, const FlushStats &from)
-{
-	to.puts += from.puts;
-	to.createUploads += from.createUploads;
-	to.uploadParts += from.uploadParts;
-	to.uploadPartCopies += from.uploadPartCopies;
-	to.completeUploads += from.completeUploads;
-	to.gets += from.gets;
-	to.copyFallbacks += from.copyFallbacks;
-	to.bytesUploaded += from.bytesUploaded;
-	to.bytesFromMemory += from.bytesFromMemory;
-	to.bytesCopied += from.bytesCopied;
-	to.bytesFetched += from.bytesFetched;
-}
 
 Result<std::string> FileData::flushMultipart(const Metadata &metadata, std::uint64_t partSize,
 					     FlushStats &stats)
@@ -707,11 +810,36 @@ Result<std::string> FileData::flushMultipart(const Metadata &metadata, std::uint
 		return upload.error();
 	const std::string uploadId = *upload;
 
+	std::map<unsigned, std::string> etags;
+	auto sent = sendParts(uploadId, std::move(queue), partSize, etags, stats);
+	Result<std::string> etag = Error(EIO, "not completed");
+	if (sent) {
+		std::vector<UploadedPart> uploaded;
+		uploaded.reserve(etags.size());
+		for (auto &[number, partEtag] : etags)
+			uploaded.push_back({ number, std::move(partEtag) });
+		stats.completeUploads++;
+		etag = store_.completeUpload(key_, uploadId, uploaded);
+		if (etag)
+			return etag;
+	} else {
+		etag = sent.error();
+	}
+	/* Best effort: a failed abort leaves an upload for the bucket's lifecycle rules. */
+	(void)store_.abortUpload(key_, uploadId);
+	return etag;
+}
+
+Result<void> FileData::sendParts(const std::string &uploadId, std::deque<Part> queue, std::uint64_t partSize,
+				 std::map<unsigned, std::string> &etags, FlushStats &stats)
+{
+	if (queue.empty())
+		return {};
 	std::mutex queueMutex;
 	std::condition_variable queueChanged;
 	unsigned busy = 0;
-	std::map<unsigned, std::string> etags;
 	std::optional<Error> firstError;
+	const std::size_t pieces = queue.size();
 
 	auto worker = [&]() {
 		std::unique_lock lock(queueMutex);
@@ -745,34 +873,107 @@ Result<std::string> FileData::flushMultipart(const Metadata &metadata, std::uint
 		}
 	};
 
-	std::size_t threads = std::clamp<std::size_t>(config_.uploadThreads, 1, pieces);
+	std::size_t threads = std::clamp<std::size_t>(config_.uploadThreads, 1, std::max<std::size_t>(pieces, 1));
 	std::vector<std::thread> workers;
 	for (std::size_t t = 1; t < threads; ++t)
 		workers.emplace_back(worker);
 	worker();
 	for (std::thread &t : workers)
 		t.join();
+	if (firstError)
+		return *firstError;
+	return {};
+}
 
+Result<std::string> FileData::flushStream(const Metadata &metadata, std::uint64_t partSize, FlushStats &stats)
+{
+	/* Parts sent while writing and unchanged since are kept; the rest go now, from memory. */
+	std::string uploadId;
+	Metadata streamed;
+	std::map<unsigned, std::string> etags;
+	std::deque<Part> queue;
+	{
+		std::lock_guard state(stateMutex_);
+		uploadId = streamUploadId_;
+		streamed = streamMetadata_;
+		for (std::uint64_t i = 0; i * partSize < size_; ++i) {
+			std::uint64_t start = i * partSize, end = std::min(size_, start + partSize);
+			auto number = static_cast<unsigned>(i + 1);
+			auto it = streamParts_.find(i);
+			if (it != streamParts_.end() && !it->second.etag.empty() &&
+			    it->second.sentGeneration == it->second.generation && end - start == partSize) {
+				etags[number] = it->second.etag;
+				continue;
+			}
+			if (start < parkedEnd_)
+				return Error(EIO, "a part held only by the open upload was changed");
+			queue.push_back({ number, start, end, false });
+		}
+	}
+	auto sent = sendParts(uploadId, std::move(queue), partSize, etags, stats);
+	if (!sent)
+		return sent.error();
 	std::vector<UploadedPart> uploaded;
 	uploaded.reserve(etags.size());
-	for (auto &[number, etag] : etags)
-		uploaded.push_back({ number, std::move(etag) });
+	for (auto &[number, partEtag] : etags)
+		uploaded.push_back({ number, partEtag });
+	stats.completeUploads++;
+	auto etag = store_.completeUpload(key_, uploadId, uploaded);
+	if (!etag)
+		return etag.error();
 
-	if (!firstError) {
-		stats.completeUploads++;
-		auto etag = store_.completeUpload(key_, uploadId, uploaded);
-		if (etag)
-			return etag;
-		firstError = etag.error();
+	/* S3 holds the bytes now, whatever happens to the metadata below. */
+	{
+		std::lock_guard state(stateMutex_);
+		resetStreamLocked();
+		dropDirty();
+		base_ = BaseObject{ size_, *etag };
+		baseLimit_ = size_;
+		sizeChanged_ = false;
 	}
-	/* Best effort: a failed abort leaves an upload for the bucket's lifecycle rules. */
-	(void)store_.abortUpload(key_, uploadId);
-	return *firstError;
+	if (streamed == metadata)
+		return etag;
+	/*
+	 * The upload was opened with the metadata of its start (mtime has moved
+	 * since, at least): rewrite it server-side. Up to 5 GiB one CopyObject
+	 * does it; past that the planner copies every part into a new upload.
+	 */
+	Result<std::string> rewritten = Error(EIO, "metadata not rewritten");
+	if (size_ <= kMaxPartSize) {
+		PutOptions options;
+		options.metadata = metadata;
+		stats.metadataCopies++;
+		rewritten = store_.copy(key_, key_, MetadataMode::Replace, options);
+	} else {
+		rewritten = flushMultipart(metadata, partSize, stats);
+	}
+	std::lock_guard state(stateMutex_);
+	if (!rewritten) {
+		/* The next flush stores the metadata again. */
+		sizeChanged_ = true;
+		return rewritten.error();
+	}
+	base_->etag = *rewritten;
+	return rewritten;
 }
 
 Result<FlushStats> FileData::flush(const Metadata &metadata)
 {
 	std::unique_lock op(opMutex_);
+	{
+		std::unique_lock state(stateMutex_);
+		drainStreamLocked(state);
+	}
+	/* A failed flush keeps streaming; a successful one has ended the stream. */
+	struct Resume {
+		FileData &self;
+		~Resume()
+		{
+			std::lock_guard state(self.stateMutex_);
+			self.streamPaused_ = false;
+			self.spawnUploadersLocked();
+		}
+	} resume{ *this };
 	FlushStats stats;
 	if (!dirty()) {
 		/* Blocks a failed write left empty. */
@@ -789,8 +990,23 @@ Result<FlushStats> FileData::flush(const Metadata &metadata)
 		partSize = (partSize + kMiB - 1) / kMiB * kMiB;
 	}
 
+	bool streaming, usable;
+	{
+		std::lock_guard state(stateMutex_);
+		streaming = !streamUploadId_.empty();
+		usable = !streamError_ && partSize == streamPartSize_ && size_ >= partSize;
+	}
+	if (streaming && !usable) {
+		/* The stream cannot make this file (a failed part, too many parts): back to the planner. */
+		auto settled = settleStream(stats);
+		if (!settled)
+			return settled.error();
+	}
+
 	Result<std::string> etag = Error(EIO, "not uploaded");
-	if (size_ < partSize) {
+	if (streaming && usable) {
+		etag = flushStream(metadata, partSize, stats);
+	} else if (size_ < partSize) {
 		PutOptions options;
 		options.metadata = metadata;
 		stats.puts++;
@@ -826,11 +1042,322 @@ Result<FlushStats> FileData::flush(const Metadata &metadata)
 
 	/* S3 holds every byte now: the dirty blocks go, reads use clean blocks of the new ETag. */
 	std::lock_guard state(stateMutex_);
+	addStats(stats, streamStats_);
+	streamStats_ = FlushStats();
 	dropDirty();
 	base_ = BaseObject{ size_, *etag };
 	baseLimit_ = size_;
 	sizeChanged_ = false;
 	return stats;
+}
+
+bool FileData::streamingLocked() const
+{
+	return config_.streamUploads && !streamDisabled_ && !streamError_ && !uploadersStopping_ &&
+	       baseLimit_ == 0 && chunkSize_ % streamPartSize_ == 0;
+}
+
+void FileData::noteStreamWriteLocked(std::uint64_t start, std::uint64_t end)
+{
+	if (!streamingLocked())
+		return;
+	const std::uint64_t partSize = streamPartSize_;
+	for (std::uint64_t i = start / partSize; i * partSize < end && i < kMaxParts; ++i) {
+		StreamPart &part = streamParts_[i];
+		part.generation++;
+		if (part.queued)
+			continue;
+		std::uint64_t partStart = i * partSize;
+		auto chunk = static_cast<pool::ChunkIndex>(partStart / chunkSize_);
+		std::uint64_t rel = partStart % chunkSize_;
+		auto it = valid_.find(chunk);
+		if (it == valid_.end() || !it->second.covers(rel, rel + partSize))
+			continue;
+		part.queued = true;
+		streamQueue_.push_back(i);
+	}
+	spawnUploadersLocked();
+}
+
+void FileData::spawnUploadersLocked()
+{
+	if (streamPaused_ || uploadersStopping_ || streamUploadId_.empty() || streamQueue_.empty())
+		return;
+	for (std::thread::id id : uploadersExited_) {
+		auto it = std::find_if(uploaders_.begin(), uploaders_.end(),
+				       [&](const std::thread &t) { return t.get_id() == id; });
+		if (it != uploaders_.end()) {
+			it->join();
+			uploaders_.erase(it);
+		}
+	}
+	uploadersExited_.clear();
+	const unsigned threads = std::max(1u, config_.uploadThreads);
+	while (uploadersRunning_ < threads && uploadersRunning_ < streamQueue_.size()) {
+		try {
+			uploaders_.emplace_back(&FileData::uploadLoop, this);
+		} catch (const std::system_error &) {
+			/* No thread to be had: flush() sends the parts instead. */
+			break;
+		}
+		++uploadersRunning_;
+	}
+}
+
+void FileData::uploadLoop()
+{
+	const std::uint64_t partSize = streamPartSize_;
+	std::unique_lock state(stateMutex_);
+	while (!uploadersStopping_ && !streamPaused_ && !streamError_ && !streamQueue_.empty()) {
+		std::uint64_t i = streamQueue_.front();
+		streamQueue_.pop_front();
+		StreamPart &part = streamParts_[i];
+		part.queued = false;
+		std::uint64_t partStart = i * partSize;
+		auto chunk = static_cast<pool::ChunkIndex>(partStart / chunkSize_);
+		auto rel = static_cast<std::size_t>(partStart % chunkSize_);
+		auto valid = valid_.find(chunk);
+		if (valid == valid_.end() || !valid->second.covers(rel, rel + partSize) ||
+		    (!part.etag.empty() && part.sentGeneration == part.generation))
+			continue;
+		const std::uint64_t generation = part.generation;
+		const std::string uploadId = streamUploadId_;
+		part.inFlight = true;
+		streamInFlight_++;
+		state.unlock();
+
+		/*
+		 * A copy, taken under the block's read lock, so that writers to the
+		 * rest of the chunk need not wait for the request; the copy counts
+		 * against memory_limit. When the pool has no room for it, the part
+		 * is sent straight from the block under its read lock (the writers
+		 * are waiting for room anyway). A write that lands meanwhile bumps
+		 * the generation, and the part is sent again.
+		 */
+		Result<std::string> r = Error(EAGAIN, "part changed before it was sent");
+		bool copied = false;
+		auto handle = pool_.getDirty(inode_, chunk);
+		const auto length = static_cast<std::size_t>(partSize);
+		if (handle && pool_.chargeScratch(length)) {
+			std::vector<std::byte> bytes;
+			try {
+				bytes.resize(length);
+				copied = handle->withData([&](std::span<const std::byte> data) {
+					if (data.size() < rel + length)
+						return false;
+					std::memcpy(bytes.data(), data.data() + rel, length);
+					return true;
+				});
+			} catch (const std::bad_alloc &) {
+				copied = false;
+			}
+			if (copied)
+				r = store_.uploadPart(key_, uploadId, static_cast<unsigned>(i + 1), bytes);
+			bytes = {};
+			pool_.releaseScratch(length);
+		} else if (handle) {
+			r = handle->withData([&](std::span<const std::byte> data) -> Result<std::string> {
+				if (data.size() < rel + length)
+					return Error(EAGAIN, "part changed before it was sent");
+				copied = true;
+				return store_.uploadPart(key_, uploadId, static_cast<unsigned>(i + 1),
+							 data.subspan(rel, length));
+			});
+		}
+
+		state.lock();
+		StreamPart &done = streamParts_[i];
+		done.inFlight = false;
+		streamInFlight_--;
+		if (copied) {
+			streamStats_.uploadParts++;
+			if (r) {
+				streamStats_.bytesUploaded += partSize;
+				if (done.generation == generation) {
+					done.etag = *r;
+					done.sentGeneration = generation;
+				}
+			} else {
+				/* Retries are the client's; what is left stops streaming, flush() sends the rest. */
+				streamError_ = r.error();
+			}
+		}
+		streamChanged_.notify_all();
+	}
+	uploadersRunning_--;
+	uploadersExited_.push_back(std::this_thread::get_id());
+	streamChanged_.notify_all();
+}
+
+void FileData::drainStreamLocked(std::unique_lock<std::mutex> &lock)
+{
+	streamPaused_ = true;
+	streamChanged_.wait(lock, [&] { return streamInFlight_ == 0 && !streamCreating_; });
+}
+
+void FileData::resetStreamLocked()
+{
+	streamUploadId_.clear();
+	streamMetadata_.clear();
+	streamParts_.clear();
+	streamQueue_.clear();
+	parkedEnd_ = 0;
+	streamError_.reset();
+}
+
+bool FileData::streamWanted() const
+{
+	std::lock_guard state(stateMutex_);
+	return streamingLocked() && streamUploadId_.empty() && !streamCreating_ && !streamPaused_ &&
+	       !streamQueue_.empty();
+}
+
+void FileData::startStream(const Metadata &metadata)
+{
+	{
+		std::lock_guard state(stateMutex_);
+		if (!streamingLocked() || !streamUploadId_.empty() || streamCreating_ || streamPaused_ ||
+		    streamQueue_.empty())
+			return;
+		streamCreating_ = true;
+	}
+	PutOptions options;
+	options.metadata = metadata;
+	auto upload = store_.createUpload(key_, options);
+	std::lock_guard state(stateMutex_);
+	streamCreating_ = false;
+	streamStats_.createUploads++;
+	if (upload) {
+		streamUploadId_ = *upload;
+		streamMetadata_ = metadata;
+		spawnUploadersLocked();
+	} else {
+		streamError_ = upload.error();
+	}
+	streamChanged_.notify_all();
+}
+
+Result<std::uint64_t> FileData::releaseUploaded()
+{
+	/* Exclusive: no reader may be copying from the pages given back. */
+	std::unique_lock op(opMutex_);
+	std::unique_lock state(stateMutex_);
+	const std::uint64_t partSize = streamPartSize_;
+	std::uint64_t released = 0;
+	for (;;) {
+		for (;;) {
+			auto it = streamParts_.find(parkedEnd_ / partSize);
+			if (streamUploadId_.empty() || it == streamParts_.end() || it->second.inFlight ||
+			    it->second.etag.empty() || it->second.sentGeneration != it->second.generation)
+				break;
+			auto chunk = static_cast<pool::ChunkIndex>(parkedEnd_ / chunkSize_);
+			auto rel = static_cast<std::size_t>(parkedEnd_ % chunkSize_);
+			auto punched = pool_.punchDirty(inode_, chunk, rel, static_cast<std::size_t>(partSize));
+			if (!punched)
+				return punched.error();
+			valid_[chunk].remove(rel, rel + partSize);
+			parkedEnd_ += partSize;
+			released += *punched;
+		}
+		if (released > 0)
+			return released;
+		/* Nothing sent yet at the front: wait for it if it is on its way. */
+		auto it = streamParts_.find(parkedEnd_ / partSize);
+		bool coming = !streamUploadId_.empty() && !streamError_ && !streamPaused_ &&
+			      it != streamParts_.end() &&
+			      (it->second.inFlight || (it->second.queued && uploadersRunning_ > 0));
+		if (!coming)
+			return std::uint64_t(0);
+		streamChanged_.wait(state);
+	}
+}
+
+Result<void> FileData::settleStream(FlushStats &stats)
+{
+	std::string uploadId;
+	std::uint64_t parked;
+	std::vector<UploadedPart> parts;
+	{
+		std::lock_guard state(stateMutex_);
+		uploadId = streamUploadId_;
+		parked = parkedEnd_;
+		if (uploadId.empty() || parked == 0) {
+			resetStreamLocked();
+		} else {
+			for (std::uint64_t i = 0; i * streamPartSize_ < parked; ++i)
+				parts.push_back({ static_cast<unsigned>(i + 1), streamParts_[i].etag });
+		}
+	}
+	if (uploadId.empty())
+		return {};
+	if (parked == 0) {
+		(void)store_.abortUpload(key_, uploadId);
+		return {};
+	}
+	stats.completeUploads++;
+	auto etag = store_.completeUpload(key_, uploadId, parts);
+	if (!etag)
+		return etag.error();
+	std::lock_guard state(stateMutex_);
+	base_ = BaseObject{ parked, *etag };
+	baseLimit_ = parked;
+	sizeChanged_ = true;
+	resetStreamLocked();
+	return {};
+}
+
+Result<void> FileData::settleIfParked(std::uint64_t offset)
+{
+	{
+		std::lock_guard state(stateMutex_);
+		if (offset >= parkedEnd_)
+			return {};
+	}
+	std::unique_lock op(opMutex_);
+	{
+		std::unique_lock state(stateMutex_);
+		if (offset >= parkedEnd_)
+			return {};
+		drainStreamLocked(state);
+	}
+	FlushStats stats;
+	auto settled = settleStream(stats);
+	std::lock_guard state(stateMutex_);
+	addStats(streamStats_, stats);
+	streamPaused_ = false;
+	spawnUploadersLocked();
+	return settled;
+}
+
+Result<void> FileData::stopStreaming()
+{
+	std::unique_lock op(opMutex_);
+	{
+		std::unique_lock state(stateMutex_);
+		streamDisabled_ = true;
+		drainStreamLocked(state);
+	}
+	FlushStats stats;
+	auto settled = settleStream(stats);
+	std::lock_guard state(stateMutex_);
+	addStats(streamStats_, stats);
+	streamPaused_ = false;
+	return settled;
+}
+
+void FileData::waitForStream()
+{
+	std::unique_lock state(stateMutex_);
+	streamChanged_.wait(state, [&] {
+		return streamInFlight_ == 0 && !streamCreating_ &&
+		       (streamQueue_.empty() || uploadersRunning_ == 0 || streamError_ || streamPaused_);
+	});
+}
+
+std::uint64_t FileData::parkedBytes() const
+{
+	std::lock_guard state(stateMutex_);
+	return parkedEnd_;
 }
 
 void FileData::dropDirty()
@@ -843,11 +1370,20 @@ void FileData::dropDirty()
 void FileData::discard()
 {
 	std::unique_lock op(opMutex_);
-	std::lock_guard state(stateMutex_);
-	dropDirty();
-	size_ = base_ ? base_->size : 0;
-	baseLimit_ = size_;
-	sizeChanged_ = !base_;
+	std::string abandoned;
+	{
+		std::unique_lock state(stateMutex_);
+		drainStreamLocked(state);
+		abandoned = streamUploadId_;
+		resetStreamLocked();
+		streamPaused_ = false;
+		dropDirty();
+		size_ = base_ ? base_->size : 0;
+		baseLimit_ = size_;
+		sizeChanged_ = !base_;
+	}
+	if (!abandoned.empty())
+		(void)store_.abortUpload(key_, abandoned);
 }
 
 std::uint64_t FileData::size() const
@@ -869,7 +1405,7 @@ std::uint64_t FileData::dirtyBytes() const
 bool FileData::dirty() const
 {
 	std::lock_guard state(stateMutex_);
-	if (sizeChanged_)
+	if (sizeChanged_ || parkedEnd_ > 0)
 		return true;
 	return std::any_of(valid_.begin(), valid_.end(), [](const auto &entry) { return !entry.second.empty(); });
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <deque>
+#include <functional>
 #include <list>
 #include <optional>
 #include <span>
@@ -32,6 +33,8 @@ public:
 	void add(std::uint64_t start, std::uint64_t end);
 	/* Drops every byte at or past @limit. */
 	void clip(std::uint64_t limit);
+	/* Drops the bytes of [start, end). */
+	void remove(std::uint64_t start, std::uint64_t end);
 	/* Whether every byte of [start, end) is in the set. */
 	bool covers(std::uint64_t start, std::uint64_t end) const;
 	/* The parts of the set inside [start, end), in order. */
@@ -71,6 +74,11 @@ struct FileDataConfig {
 	std::uint64_t readaheadMax = std::uint64_t(64) << 20;
 	/* Readahead GETs in flight at once, per file. */
 	unsigned readThreads = 4;
+	/*
+	 * Upload each whole part of a new (or emptied) file in the background
+	 * as soon as writes complete it, instead of all of them at close.
+	 */
+	bool streamUploads = true;
 	/* Shared by the files of one store; FileData makes its own if null. */
 	std::shared_ptr<StoreCapabilities> capabilities;
 };
@@ -85,6 +93,8 @@ struct FlushStats {
 	unsigned gets = 0;
 	/* Parts whose UploadPartCopy was refused and were uploaded as bytes instead. */
 	unsigned copyFallbacks = 0;
+	/* CopyObject onto itself: metadata rewritten after a streaming upload. */
+	unsigned metadataCopies = 0;
 	/* Every body byte sent by PUT and UploadPart. */
 	std::uint64_t bytesUploaded = 0;
 	/* Of those, bytes sent straight from pool memory (no assembling copy). */
@@ -119,6 +129,19 @@ struct FlushStats {
  * A base object replaced by another client (ESTALE from If-Match): a file
  * without unsaved data takes the new object as its base (HEAD) and retries
  * the read once; one with unsaved data keeps failing with ESTALE.
+ *
+ * Streaming upload: while a file has no base bytes (new, or truncated to
+ * 0), every part (partSize, aligned) that writes make whole is sent in
+ * the background, from a copy, by up to uploadThreads threads, into one
+ * multipart upload that startStream() opens (with the metadata known
+ * then). A part written again after it was sent is sent again. flush()
+ * sends only the parts still missing and completes the upload, then
+ * rewrites the metadata server-side if it changed meanwhile (mtime does).
+ * Under memory pressure releaseUploaded() gives back the memory of the
+ * sent parts at the start of the file ("parked": held only by the open
+ * upload). Touching a parked byte (read, write, truncate below it) first
+ * completes the upload with the parked parts: S3 then holds the file's
+ * beginning as an object that becomes the base.
  *
  * Thread-safe: reads and writes run in parallel (writes to one chunk are
  * serialised by its block's lock); truncate() and flush() run alone.
@@ -161,6 +184,32 @@ public:
 
 	/* Drops every change since the last flush (e.g. the file was unlinked). */
 	void discard();
+
+	/* Whether whole parts wait for startStream() (no upload is open yet). */
+	bool streamWanted() const;
+	/*
+	 * Opens the streaming upload with @metadata (the object's metadata as
+	 * of now) and starts sending the waiting parts. Without effect if one
+	 * is open or streaming does not apply. A failure turns streaming off
+	 * for the file; its data stays dirty for flush().
+	 */
+	void startStream(const Metadata &metadata);
+	/*
+	 * Releases the memory of parts already in the open upload, in order
+	 * from the start of the file, waiting for one in flight if none is
+	 * ready. Returns the bytes released; 0 when nothing can be.
+	 */
+	Result<std::uint64_t> releaseUploaded();
+	/*
+	 * Ends streaming for good (the file is being unlinked): a parked
+	 * beginning is completed into the object first, so that every byte is
+	 * readable; otherwise the upload is aborted.
+	 */
+	Result<void> stopStreaming();
+	/* Waits until the streaming upload has sent what is queued (tests, benchmarks). */
+	void waitForStream();
+	/* Bytes whose memory releaseUploaded() gave back (held by the open upload). */
+	std::uint64_t parkedBytes() const;
 
 	std::uint64_t size() const;
 	/* Whether flush() would send anything. */
@@ -229,7 +278,35 @@ private:
 	Result<std::string> uploadOne(const std::string &uploadId, const Part &part, FlushStats &stats);
 	Result<std::string> flushMultipart(const Metadata &metadata, std::uint64_t partSize,
 					   FlushStats &stats);
+	/* Sends @queue into @uploadId with uploadThreads threads; etags land in @etags. */
+	Result<void> sendParts(const std::string &uploadId, std::deque<Part> queue, std::uint64_t partSize,
+			       std::map<unsigned, std::string> &etags, FlushStats &stats);
+	/* flush() through the open streaming upload. Needs opMutex_ exclusive and the stream drained. */
+	Result<std::string> flushStream(const Metadata &metadata, std::uint64_t partSize, FlushStats &stats);
 	void dropDirty();
+
+	struct StreamPart {
+		std::uint64_t generation = 0;     /* bumped by every change to the part's bytes */
+		std::uint64_t sentGeneration = 0; /* the generation etag holds (when etag is set) */
+		std::string etag;
+		bool queued = false;
+		bool inFlight = false;
+	};
+	/* Whether writes now feed the streaming upload. Needs stateMutex_. */
+	bool streamingLocked() const;
+	/* Notes a write of [start, end) for streaming: invalidates sent parts, queues whole ones. Needs stateMutex_. */
+	void noteStreamWriteLocked(std::uint64_t start, std::uint64_t end);
+	/* Starts uploader threads for the queue. Needs stateMutex_. */
+	void spawnUploadersLocked();
+	void uploadLoop();
+	/* Stops the uploaders and waits for parts in flight; @lock holds stateMutex_. */
+	void drainStreamLocked(std::unique_lock<std::mutex> &lock);
+	/* Completes a parked beginning into the base object, else aborts the upload; ends the stream. Needs opMutex_ exclusive, drained. */
+	Result<void> settleStream(FlushStats &stats);
+	/* Settles the stream first if [offset, ...) touches a parked byte. Takes opMutex_ exclusive when it must. */
+	Result<void> settleIfParked(std::uint64_t offset);
+	/* Forgets the stream (after completion or abort). Needs stateMutex_. */
+	void resetStreamLocked();
 
 	pool::BlockPool &pool_;
 	ObjectStore &store_;
@@ -266,6 +343,25 @@ private:
 	std::vector<std::thread::id> exited_;   /* workers that returned, not yet joined */
 	unsigned running_ = 0;                  /* workers not yet exited */
 	bool stopping_ = false;
+
+	/* Streaming upload state, guarded by stateMutex_ (see the class comment). */
+	const std::uint64_t streamPartSize_;
+	bool streamDisabled_ = false;
+	std::string streamUploadId_;
+	bool streamCreating_ = false;
+	Metadata streamMetadata_;
+	std::map<std::uint64_t, StreamPart> streamParts_; /* by part index (number - 1) */
+	std::deque<std::uint64_t> streamQueue_;
+	std::uint64_t parkedEnd_ = 0;  /* [0, parkedEnd_) lives only in the open upload */
+	unsigned streamInFlight_ = 0;
+	bool streamPaused_ = false;    /* flush, truncate or settle own the stream */
+	bool uploadersStopping_ = false;
+	std::optional<Error> streamError_;
+	FlushStats streamStats_;       /* requests sent by the stream since the last flush */
+	std::condition_variable streamChanged_;
+	std::list<std::thread> uploaders_;
+	std::vector<std::thread::id> uploadersExited_;
+	unsigned uploadersRunning_ = 0;
 };
 
 } /* namespace vfs::fs */

@@ -749,6 +749,10 @@ Result<void> Filesystem::keepContents(const std::shared_ptr<Node> &n)
 	 * is overwritten by the older bytes.
 	 */
 	std::unique_lock gate(*n->writeGate);
+	/* The file is never uploaded again: its open upload goes (a parked beginning is made readable first). */
+	auto stopped = data->stopStreaming();
+	if (!stopped)
+		return stopped.error();
 	std::vector<std::byte> buffer(std::size_t(1) << 20);
 	std::uint64_t size = data->size();
 	for (std::uint64_t offset = 0; offset < size;) {
@@ -1503,6 +1507,11 @@ Result<std::size_t> Filesystem::write(Ino ino, std::uint64_t offset, std::span<c
 			failure = r.error();
 			break;
 		}
+		/* First the cheap way: parts of this file already in S3 give their memory back. */
+		startStream(*n, *data);
+		auto released = data->releaseUploaded();
+		if (released && *released > 0)
+			continue;
 		if (!reliefListed) {
 			reliefListed = true;
 			relief.push_back(n);
@@ -1539,16 +1548,34 @@ Result<std::size_t> Filesystem::write(Ino ino, std::uint64_t offset, std::span<c
 			break;
 		}
 	}
-	gate.unlock();
 	if (done > 0) {
-		std::lock_guard lock(mutex_);
-		n->attributes.size = data->size();
-		n->attributes.mtime = n->attributes.ctime = now();
+		{
+			std::lock_guard lock(mutex_);
+			n->attributes.size = data->size();
+			n->attributes.mtime = n->attributes.ctime = now();
+		}
+		startStream(*n, *data);
 	}
+	gate.unlock();
 	/* A short count when part was written: the caller retries the rest and gets the error then. */
 	if (done == 0 && failure)
 		return *failure;
 	return done;
+}
+
+void Filesystem::startStream(Node &n, FileData &data)
+{
+	if (!data.streamWanted())
+		return;
+	Metadata metadata;
+	{
+		std::lock_guard lock(mutex_);
+		if (n.orphaned)
+			return;
+		metadata = n.metadata;
+		storeAttributes(n.attributes, metadata);
+	}
+	data.startStream(metadata);
 }
 
 Result<std::uint64_t> Filesystem::upload(const std::shared_ptr<Node> &n)

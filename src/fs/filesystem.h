@@ -276,6 +276,8 @@ private:
 	Result<void> editXattrs(Ino ino, const std::function<Result<void>(Xattrs &)> &edit);
 	/* Before @n's object goes away while open: every byte into the pool (ENOBUFS if it cannot hold them). */
 	Result<void> keepContents(const std::shared_ptr<Node> &n);
+	/* Opens @data's streaming upload if whole parts wait for one, with @n's metadata as of now. */
+	void startStream(Node &n, FileData &data);
 	/* After @n's object went away: open, it lives on from memory; closed, its unsaved data is dropped. */
 	void retire(const std::shared_ptr<Node> &n);
 	Result<void> moveDirectory(Ino parent, std::string_view name, Ino newParent, std::string_view newName,

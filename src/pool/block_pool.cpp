@@ -119,6 +119,18 @@ Result<std::size_t> BlockPool::shrinkDirtyBlock(InodeId inode, ChunkIndex chunk)
 	return released;
 }
 
+Result<std::size_t> BlockPool::punchDirty(InodeId inode, ChunkIndex chunk, std::size_t offset,
+					  std::size_t length)
+{
+	auto block = findDirty(inode, chunk);
+	if (!block)
+		return Error(ENOENT, "no dirty block");
+	std::unique_lock lock(block->mutex);
+	if (block->removed)
+		return Error(ENOENT, "dirty block was removed");
+	return block->buffer.punch(offset, length);
+}
+
 bool BlockPool::removeDirty(InodeId inode, ChunkIndex chunk)
 {
 	std::shared_ptr<MutableBlockData> block;
@@ -142,10 +154,11 @@ bool BlockPool::removeDirty(InodeId inode, ChunkIndex chunk)
 
 Result<BlockHandle> BlockPool::insertClean(const ContentKey &key, std::vector<std::byte> bytes)
 {
-	return adoptClean(key, bytes);
+	BlockBytes copy(bytes.begin(), bytes.end());
+	return adoptClean(key, copy);
 }
 
-Result<BlockHandle> BlockPool::adoptClean(const ContentKey &key, std::vector<std::byte> &bytes)
+Result<BlockHandle> BlockPool::adoptClean(const ContentKey &key, BlockBytes &bytes)
 {
 	{
 		std::lock_guard lock(cleanMutex_);

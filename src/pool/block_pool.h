@@ -17,6 +17,7 @@
 
 #include "common/result.h"
 #include "common/rw_lock.h"
+#include "pool/block_bytes.h"
 #include "pool/chunk_buffer.h"
 #include "pool/content_key.h"
 #include "pool/memory_budget.h"
@@ -41,7 +42,7 @@ struct PoolConfig {
  * written: a reader-writer lock guards its buffer, which is modified in place.
  */
 struct ImmutableBlockData {
-	std::vector<std::byte> bytes;
+	BlockBytes bytes;
 };
 
 struct MutableBlockData {
@@ -170,13 +171,28 @@ public:
 	bool removeDirty(InodeId inode, ChunkIndex chunk);
 
 	/*
+	 * Gives back the memory of [offset, offset + length) of a dirty block
+	 * (whole pages; see ChunkBuffer::punch) whose bytes are safe elsewhere.
+	 * Returns the bytes released; ENOENT if there is no such block.
+	 */
+	Result<std::size_t> punchDirty(InodeId inode, ChunkIndex chunk, std::size_t offset, std::size_t length);
+
+	/*
+	 * Counts @bytes of scratch memory a caller holds outside any block (an
+	 * upload's copy) against the limit, as dirty bytes; false when there is
+	 * no room even after evicting clean blocks. Give back with releaseScratch().
+	 */
+	bool chargeScratch(std::size_t bytes) { return budget_.tryCharge(bytes, BlockKind::Dirty); }
+	void releaseScratch(std::size_t bytes) { budget_.release(bytes, BlockKind::Dirty); }
+
+	/*
 	 * Caches @bytes as the clean block @key, evicting least recently used
 	 * clean blocks for room. If @key is cached already the cached block is
 	 * returned (same key, same content). ENOBUFS if dirty data leaves no room.
 	 */
 	Result<BlockHandle> insertClean(const ContentKey &key, std::vector<std::byte> bytes);
 	/* As insertClean(), but @bytes is moved from only on success: on ENOBUFS the caller still has them. */
-	Result<BlockHandle> adoptClean(const ContentKey &key, std::vector<std::byte> &bytes);
+	Result<BlockHandle> adoptClean(const ContentKey &key, BlockBytes &bytes);
 	/* The cached block @key, now the most recently used. */
 	std::optional<BlockHandle> getClean(const ContentKey &key);
 	bool removeClean(const ContentKey &key);

@@ -55,6 +55,8 @@ ChunkBuffer::ChunkBuffer(ChunkBuffer &&other) noexcept
 	  size_(std::exchange(other.size_, 0)),
 	  capacity_(std::exchange(other.capacity_, 0)),
 	  remaps_(std::exchange(other.remaps_, 0)),
+	  punched_(std::exchange(other.punched_, {})),
+	  punchedBytes_(std::exchange(other.punchedBytes_, 0)),
 	  budget_(other.budget_)
 {
 }
@@ -67,6 +69,8 @@ ChunkBuffer &ChunkBuffer::operator=(ChunkBuffer &&other) noexcept
 		size_ = std::exchange(other.size_, 0);
 		capacity_ = std::exchange(other.capacity_, 0);
 		remaps_ = std::exchange(other.remaps_, 0);
+		punched_ = std::exchange(other.punched_, {});
+		punchedBytes_ = std::exchange(other.punchedBytes_, 0);
 		budget_ = other.budget_;
 	}
 	return *this;
@@ -80,13 +84,15 @@ ChunkBuffer::~ChunkBuffer()
 void ChunkBuffer::release()
 {
 	if (budget_) {
-		budget_->release(size_, BlockKind::Dirty);
+		budget_->release(size_ - punchedBytes_, BlockKind::Dirty);
 		budget_->removeReserved(capacity_);
 	}
 	if (data_)
 		munmap(data_, capacity_);
 	data_ = nullptr;
 	size_ = 0;
+	punched_.clear();
+	punchedBytes_ = 0;
 	capacity_ = 0;
 	/* A released buffer may outlive its pool (through a handle): forget the budget. */
 	budget_ = nullptr;
@@ -136,8 +142,9 @@ Result<void> ChunkBuffer::resize(std::size_t size)
 		std::memset(data_ + size, 0, std::min(keep, size_) - size);
 		if (keep < size_)
 			madvise(data_ + keep, roundUpToPage(size_) - keep, MADV_DONTNEED);
+		std::size_t wasPunched = clipPunched(size);
 		if (budget_)
-			budget_->release(size_ - size, BlockKind::Dirty);
+			budget_->release(size_ - size - wasPunched, BlockKind::Dirty);
 		size_ = size;
 	}
 	return {};
@@ -150,6 +157,11 @@ Result<void> ChunkBuffer::write(std::size_t offset, std::span<const std::byte> s
 	std::size_t end = offset + src.size();
 	if (end < offset)
 		return Error(EFBIG, "write past the end of the address space");
+	if (!punched_.empty()) {
+		auto r = unpunch(offset, std::min(end, size_));
+		if (!r)
+			return r;
+	}
 	if (end > size_) {
 		auto r = resize(end);
 		if (!r)
@@ -157,6 +169,93 @@ Result<void> ChunkBuffer::write(std::size_t offset, std::span<const std::byte> s
 	}
 	std::memcpy(data_ + offset, src.data(), src.size());
 	return {};
+}
+
+std::size_t ChunkBuffer::punch(std::size_t offset, std::size_t length)
+{
+	std::size_t page = pageSize();
+	std::size_t start = roundUpToPage(std::min(offset, size_));
+	std::size_t end = std::min(offset + length, size_) / page * page;
+	if (start >= end)
+		return 0;
+	/* Merge with the punched ranges it overlaps or touches; count only the new bytes. */
+	std::size_t already = 0;
+	auto it = punched_.upper_bound(start);
+	if (it != punched_.begin() && std::prev(it)->second >= start)
+		--it;
+	std::size_t mergedStart = start, mergedEnd = end;
+	while (it != punched_.end() && it->first <= end) {
+		std::size_t s = std::max(start, it->first), e = std::min(end, it->second);
+		if (s < e)
+			already += e - s;
+		mergedStart = std::min(mergedStart, it->first);
+		mergedEnd = std::max(mergedEnd, it->second);
+		it = punched_.erase(it);
+	}
+	punched_.emplace(mergedStart, mergedEnd);
+	madvise(data_ + start, end - start, MADV_DONTNEED);
+	std::size_t released = end - start - already;
+	punchedBytes_ += released;
+	if (budget_)
+		budget_->release(released, BlockKind::Dirty);
+	return released;
+}
+
+Result<void> ChunkBuffer::unpunch(std::size_t start, std::size_t end)
+{
+	std::size_t page = pageSize();
+	/* Whole pages: a write into part of a punched page makes the whole page resident. */
+	start = start / page * page;
+	end = roundUpToPage(end);
+	std::size_t overlap = 0;
+	auto first = punched_.upper_bound(start);
+	if (first != punched_.begin())
+		--first;
+	for (auto it = first; it != punched_.end() && it->first < end; ++it) {
+		std::size_t s = std::max(start, it->first), e = std::min(end, it->second);
+		if (s < e)
+			overlap += e - s;
+	}
+	if (overlap == 0)
+		return {};
+	if (budget_ && !budget_->tryCharge(overlap, BlockKind::Dirty))
+		return Error(ENOBUFS, "memory pool full");
+	auto it = first;
+	while (it != punched_.end() && it->first < end) {
+		auto [s, e] = *it;
+		if (e <= start) {
+			++it;
+			continue;
+		}
+		it = punched_.erase(it);
+		if (s < start)
+			punched_.emplace(s, start);
+		if (e > end)
+			it = punched_.emplace(end, e).first;
+	}
+	punchedBytes_ -= overlap;
+	return {};
+}
+
+std::size_t ChunkBuffer::clipPunched(std::size_t limit)
+{
+	std::size_t dropped = 0;
+	auto it = punched_.lower_bound(limit);
+	if (it != punched_.begin() && std::prev(it)->second > limit) {
+		--it;
+		dropped += it->second - limit;
+		it->second = limit;
+		if (it->first == it->second)
+			it = punched_.erase(it);
+		else
+			++it;
+	}
+	while (it != punched_.end()) {
+		dropped += it->second - it->first;
+		it = punched_.erase(it);
+	}
+	punchedBytes_ -= dropped;
+	return dropped;
 }
 
 std::size_t ChunkBuffer::shrinkToFit()

@@ -153,3 +153,56 @@ TEST(ChunkBuffer, MoveTransfersOwnership)
 }
 
 } /* namespace */
+
+namespace {
+
+TEST(ChunkBuffer, PunchGivesPagesBackAndAWriteTakesThemAgain)
+{
+	MemoryBudget budget(128 * MiB);
+	auto buf = ChunkBuffer::reserve(64 * MiB, &budget);
+	ASSERT_TRUE(buf.ok());
+	auto data = pattern(48 * MiB, 5);
+	ASSERT_TRUE(buf->write(0, data).ok());
+	EXPECT_EQ(budget.dirty(), 48 * MiB);
+	std::size_t full = vfs::test::residentBytes();
+
+	/* Two neighbouring ranges merge; a second punch of the same bytes releases nothing. */
+	EXPECT_EQ(buf->punch(8 * MiB, 16 * MiB), 16 * MiB);
+	EXPECT_EQ(buf->punch(24 * MiB, 8 * MiB), 8 * MiB);
+	EXPECT_EQ(buf->punch(10 * MiB, 4 * MiB), 0u);
+	EXPECT_EQ(buf->punchedBytes(), 24 * MiB);
+	EXPECT_EQ(budget.dirty(), 24 * MiB);
+	EXPECT_GT(full - std::min(full, vfs::test::residentBytes()), 20 * MiB);
+	EXPECT_TRUE(allZero(buf->bytes().subspan(8 * MiB, 24 * MiB)));
+	EXPECT_TRUE(std::equal(data.begin(), data.begin() + 8 * MiB, buf->bytes().begin()));
+	EXPECT_TRUE(std::equal(data.begin() + 32 * MiB, data.end(), buf->bytes().begin() + 32 * MiB));
+
+	/* A write into the hole charges its pages again (whole pages). */
+	ASSERT_TRUE(buf->write(20 * MiB + 100, pattern(10, 6)).ok());
+	EXPECT_EQ(buf->punchedBytes(), 24 * MiB - ChunkBuffer::pageSize());
+	EXPECT_EQ(budget.dirty(), 24 * MiB + ChunkBuffer::pageSize());
+
+	/* Shrinking below the hole uncharges only what was still charged. */
+	ASSERT_TRUE(buf->resize(16 * MiB).ok());
+	EXPECT_EQ(buf->punchedBytes(), 8 * MiB);
+	EXPECT_EQ(budget.dirty(), 8 * MiB);
+	buf->release();
+	EXPECT_EQ(budget.dirty(), 0u);
+}
+
+TEST(ChunkBuffer, PunchIntoAFullBudgetCannotBeWrittenBackWithoutRoom)
+{
+	MemoryBudget budget(8 * MiB);
+	auto buf = ChunkBuffer::reserve(16 * MiB, &budget);
+	ASSERT_TRUE(buf.ok());
+	ASSERT_TRUE(buf->write(0, pattern(8 * MiB, 7)).ok());
+	EXPECT_EQ(buf->punch(0, 4 * MiB), 4 * MiB);
+	/* Room for 4 MiB elsewhere; the hole then cannot be charged again. */
+	ASSERT_TRUE(buf->write(8 * MiB, pattern(4 * MiB, 8)).ok());
+	auto r = buf->write(0, pattern(4096, 9));
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code(), ENOBUFS);
+	EXPECT_EQ(budget.dirty(), 8 * MiB);
+}
+
+} /* namespace */

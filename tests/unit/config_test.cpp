@@ -50,6 +50,8 @@ TEST_F(ConfigTest, DefaultsComeFromTheInstanceName)
 	EXPECT_EQ(c->memoryLimit, 512u << 20);
 	EXPECT_EQ(c->readahead, 64u << 20);
 	EXPECT_EQ(c->readThreads, 4u);
+	EXPECT_EQ(c->uploadThreads, 4u);
+	EXPECT_TRUE(c->streamUploads);
 	EXPECT_EQ(c->metadataRequests, 16u);
 	EXPECT_EQ(c->bus, BusKind::System);
 	EXPECT_FALSE(c->pathStyle);
@@ -75,6 +77,8 @@ TEST_F(ConfigTest, EveryKindOfValue)
 				  "metadata_ttl_ms = 2500\n"
 				  "readahead = 16M\n"
 				  "read_threads = 8\n"
+				  "upload_threads = 6\n"
+				  "stream_uploads = false\n"
 				  "metadata_requests = 24\n"),
 			    {});
 	ASSERT_TRUE(c.ok()) << c.error().message();
@@ -95,6 +99,8 @@ TEST_F(ConfigTest, EveryKindOfValue)
 	EXPECT_EQ(c->metadataTtl.count(), 2500);
 	EXPECT_EQ(c->readahead, 16u << 20);
 	EXPECT_EQ(c->readThreads, 8u);
+	EXPECT_EQ(c->uploadThreads, 6u);
+	EXPECT_FALSE(c->streamUploads);
 	EXPECT_EQ(c->metadataRequests, 24u);
 }
 
@@ -128,6 +134,7 @@ TEST_F(ConfigTest, ErrorsNameTheFileTheKeyAndWhy)
 	EXPECT_NE(errorOf("max_connections = 0\n").find("max_connections"), std::string::npos);
 	EXPECT_EQ(errorOf("readahead = lots\n"), path + ": readahead: 'lots' is not a size (use 512M, 2G, ...)");
 	EXPECT_EQ(errorOf("read_threads = 0\n"), path + ": read_threads: '0' is not a number from 1 to 64");
+	EXPECT_EQ(errorOf("upload_threads = 65\n"), path + ": upload_threads: '65' is not a number from 1 to 64");
 	EXPECT_EQ(errorOf("metadata_requests = 2000\n"),
 		  path + ": metadata_requests: '2000' is not a number from 0 to 1024");
 	auto missing = loadConfig(dir_ + "/absent.conf", {});

@@ -856,3 +856,230 @@ TEST_F(ReadaheadTest, ReadaheadOffReadsOnDemandOnly)
 	file->waitForReadahead();
 	EXPECT_EQ(store_.stats()[Op::Get].calls, 4u);
 }
+
+/* Streaming upload: whole parts of a new file go while it is written. */
+class StreamTest : public FileDataTest
+{
+protected:
+	void SetUp() override { makePool(16 * MiB); }
+	FileDataConfig streamConfig() { return config(1 * MiB, 8 * MiB); }
+	/* Writes @data at @offset in 1 MiB writes, opening the stream as the filesystem does. */
+	void writeAll(FileData &file, std::uint64_t offset, const Bytes &data, const Metadata &metadata = {})
+	{
+		for (std::size_t done = 0; done < data.size();) {
+			std::size_t n = std::min<std::size_t>(MiB, data.size() - done);
+			auto r = file.write(offset + done, std::span(data).subspan(done, n));
+			ASSERT_TRUE(r.ok()) << r.error().toString();
+			done += *r;
+			if (file.streamWanted())
+				file.startStream(metadata);
+		}
+	}
+};
+
+TEST_F(StreamTest, WholePartsGoWhileWritingAndFlushSendsTheRest)
+{
+	auto file = open("s", streamConfig());
+	Bytes data = pattern(40 * MiB + 123, 31);
+	Metadata meta{ { "mode", "33188" } };
+	writeAll(*file, 0, data, meta);
+	file->waitForStream();
+	/* Five whole parts were sent before any flush. */
+	EXPECT_EQ(store_.stats()[Op::CreateUpload].calls, 1u);
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 5u);
+	EXPECT_EQ(store_.uploadsInProgress(), 1u);
+	EXPECT_FALSE(store_.object("s"));
+
+	auto stats = file->flush(meta);
+	ASSERT_TRUE(stats.ok()) << stats.error().toString();
+	/* Only the partial last part at flush; same metadata, so no rewrite. */
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 6u);
+	EXPECT_EQ(stats->uploadParts, 6u);
+	EXPECT_EQ(stats->createUploads, 1u);
+	EXPECT_EQ(stats->metadataCopies, 0u);
+	EXPECT_EQ(stats->bytesUploaded, data.size());
+	EXPECT_EQ(store_.stats()[Op::Copy].calls, 0u);
+	EXPECT_EQ(store_.contents("s"), data);
+	EXPECT_EQ(store_.object("s")->metadata.at("mode"), "33188");
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+	EXPECT_FALSE(file->dirty());
+	EXPECT_EQ(pool_->metrics().dirtyBytes, 0u);
+}
+
+TEST_F(StreamTest, ChangedMetadataIsRewrittenServerSide)
+{
+	auto file = open("m", streamConfig());
+	Bytes data = pattern(16 * MiB, 32);
+	writeAll(*file, 0, data, { { "mtime", "1" } });
+	auto stats = file->flush({ { "mtime", "2" } });
+	ASSERT_TRUE(stats.ok()) << stats.error().toString();
+	EXPECT_EQ(stats->metadataCopies, 1u);
+	EXPECT_EQ(store_.stats()[Op::Copy].calls, 1u);
+	EXPECT_EQ(store_.object("m")->metadata.at("mtime"), "2");
+	EXPECT_EQ(store_.contents("m"), data);
+	EXPECT_EQ(file->base()->etag, store_.object("m")->etag);
+}
+
+TEST_F(StreamTest, APartWrittenAgainIsSentAgain)
+{
+	auto file = open("r", streamConfig());
+	Bytes data = pattern(24 * MiB, 33);
+	writeAll(*file, 0, data);
+	file->waitForStream();
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 3u);
+	Bytes patch = pattern(4 * KiB, 34);
+	ASSERT_TRUE(file->write(9 * MiB, patch).ok());
+	modelWrite(data, 9 * MiB, patch);
+	file->waitForStream();
+	/* The patched part went again on its own. */
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 4u);
+	ASSERT_TRUE(file->flush({}).ok());
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 4u);
+	EXPECT_EQ(store_.contents("r"), data);
+}
+
+TEST_F(StreamTest, ReleasedPartsComeBackThroughTheObject)
+{
+	auto file = open("p", streamConfig());
+	Bytes data = pattern(32 * MiB, 35);
+	writeAll(*file, 0, data);
+	file->waitForStream();
+	std::uint64_t dirtyBefore = pool_->metrics().dirtyBytes;
+	auto released = file->releaseUploaded();
+	ASSERT_TRUE(released.ok()) << released.error().toString();
+	EXPECT_EQ(*released, 32 * MiB);
+	EXPECT_EQ(file->parkedBytes(), 32 * MiB);
+	EXPECT_EQ(pool_->metrics().dirtyBytes, dirtyBefore - 32 * MiB);
+	EXPECT_TRUE(file->dirty());
+	EXPECT_FALSE(store_.object("p"));
+
+	/* More data past the parked parts stays in memory. */
+	Bytes tail = pattern(3 * MiB, 36);
+	writeAll(*file, 32 * MiB, tail);
+	modelWrite(data, 32 * MiB, tail);
+
+	/* Reading a parked byte completes the parked parts into the object first. */
+	Bytes got(4 * KiB);
+	ASSERT_EQ(*file->read(5 * MiB, got), got.size());
+	EXPECT_TRUE(std::equal(got.begin(), got.end(), data.begin() + 5 * MiB));
+	EXPECT_EQ(file->parkedBytes(), 0u);
+	ASSERT_TRUE(store_.object("p"));
+	EXPECT_EQ(store_.object("p")->size, 32 * MiB);
+	EXPECT_EQ(readAll(*file), data);
+
+	auto stats = file->flush({});
+	ASSERT_TRUE(stats.ok()) << stats.error().toString();
+	EXPECT_EQ(store_.contents("p"), data);
+	/* The parked beginning is copied server-side, not sent again. */
+	EXPECT_GE(stats->bytesCopied, 32 * MiB);
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+}
+
+TEST_F(StreamTest, FlushAfterParkingUsesTheSentParts)
+{
+	auto file = open("q", streamConfig());
+	Bytes data = pattern(30 * MiB, 37);
+	writeAll(*file, 0, data);
+	file->waitForStream();
+	ASSERT_EQ(*file->releaseUploaded(), 24 * MiB);
+	auto stats = file->flush({});
+	ASSERT_TRUE(stats.ok()) << stats.error().toString();
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 4u);
+	EXPECT_EQ(store_.stats()[Op::UploadPartCopy].calls, 0u);
+	EXPECT_EQ(store_.contents("q"), data);
+	EXPECT_EQ(file->parkedBytes(), 0u);
+	EXPECT_EQ(readAll(*file), data);
+}
+
+TEST_F(StreamTest, TruncateToZeroAbortsAndDiscardAborts)
+{
+	auto file = open("t", streamConfig());
+	writeAll(*file, 0, pattern(20 * MiB, 38));
+	file->waitForStream();
+	EXPECT_EQ(store_.uploadsInProgress(), 1u);
+	ASSERT_TRUE(file->truncate(0).ok());
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+	Bytes small = pattern(100, 39);
+	ASSERT_TRUE(file->write(0, small).ok());
+	ASSERT_TRUE(file->flush({}).ok());
+	EXPECT_EQ(store_.contents("t"), small);
+
+	auto other = open("u", streamConfig(), 2);
+	writeAll(*other, 0, pattern(20 * MiB, 40));
+	other->waitForStream();
+	EXPECT_EQ(store_.uploadsInProgress(), 1u);
+	other->discard();
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+	EXPECT_FALSE(store_.object("u"));
+}
+
+TEST_F(StreamTest, TruncateIntoParkedPartsKeepsTheBeginning)
+{
+	auto file = open("c", streamConfig());
+	Bytes data = pattern(32 * MiB, 41);
+	writeAll(*file, 0, data);
+	file->waitForStream();
+	ASSERT_EQ(*file->releaseUploaded(), 32 * MiB);
+	ASSERT_TRUE(file->truncate(12 * MiB + 7).ok());
+	data.resize(12 * MiB + 7);
+	EXPECT_EQ(readAll(*file), data);
+	ASSERT_TRUE(file->flush({}).ok());
+	EXPECT_EQ(store_.contents("c"), data);
+}
+
+TEST_F(StreamTest, AFailedPartFallsBackToTheFlush)
+{
+	auto file = open("f", streamConfig());
+	store_.failNext(Op::UploadPart, EIO, 1);
+	Bytes data = pattern(33 * MiB, 42);
+	writeAll(*file, 0, data);
+	file->waitForStream();
+	auto stats = file->flush({});
+	ASSERT_TRUE(stats.ok()) << stats.error().toString();
+	EXPECT_EQ(store_.contents("f"), data);
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+}
+
+TEST_F(StreamTest, StopStreamingMakesEveryByteReadable)
+{
+	auto file = open("o", streamConfig());
+	Bytes data = pattern(20 * MiB, 43);
+	writeAll(*file, 0, data);
+	file->waitForStream();
+	ASSERT_EQ(*file->releaseUploaded(), 16 * MiB);
+	ASSERT_TRUE(file->stopStreaming().ok());
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+	EXPECT_EQ(readAll(*file), data);
+	/* No more parts go, however much is written. */
+	store_.resetStats();
+	writeAll(*file, 20 * MiB, pattern(16 * MiB, 44));
+	file->waitForStream();
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 0u);
+	EXPECT_EQ(store_.stats()[Op::CreateUpload].calls, 0u);
+}
+
+TEST_F(StreamTest, ConcurrentWritersWhileStreaming)
+{
+	auto file = open("w", streamConfig());
+	Bytes data = pattern(48 * MiB, 45);
+	std::vector<std::thread> writers;
+	for (int t = 0; t < 4; ++t)
+		writers.emplace_back([&, t] {
+			/* Each thread writes every fourth MiB, then rewrites some of it. */
+			for (std::uint64_t m = static_cast<std::uint64_t>(t); m < 48; m += 4) {
+				auto piece = std::span(data).subspan(m * MiB, MiB);
+				ASSERT_TRUE(file->write(m * MiB, piece).ok());
+				if (file->streamWanted())
+					file->startStream({});
+				if (m % 3 == 0) {
+					ASSERT_TRUE(file->write(m * MiB, piece.first(64 * KiB)).ok());
+				}
+			}
+		});
+	for (auto &w : writers)
+		w.join();
+	(void)file->releaseUploaded();
+	ASSERT_TRUE(file->flush({}).ok());
+	EXPECT_EQ(store_.contents("w"), data);
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+}
