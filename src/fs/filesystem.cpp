@@ -134,7 +134,17 @@ Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fil
 	list.prefix = fileKey + "/";
 	list.delimiter = "";
 	list.maxKeys = 1;
+	/* The object's HEAD goes out with the LIST: a file, or nothing, costs one round trip, not two. */
+	std::optional<Result<ObjectHead>> head;
+	std::thread headThread;
+	try {
+		headThread = std::thread([&] { head.emplace(store_.head(fileKey)); });
+	} catch (const std::system_error &) {
+		/* No thread to be had: the HEAD follows the LIST. */
+	}
 	auto page = store_.list(list);
+	if (headThread.joinable())
+		headThread.join();
 	if (!page)
 		return page.error();
 	if (!page->objects.empty() || !page->commonPrefixes.empty()) {
@@ -144,11 +154,11 @@ Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fil
 		Metadata metadata;
 		Timestamp modified = now();
 		if (n.dirMarker) {
-			auto head = store_.head(list.prefix);
-			if (head) {
-				metadata = head->metadata;
-				modified = head->lastModified;
-				n.etag = head->etag;
+			auto marker = store_.head(list.prefix);
+			if (marker) {
+				metadata = marker->metadata;
+				modified = marker->lastModified;
+				n.etag = marker->etag;
 			}
 		}
 		n.attributes = fromObject(0, modified, metadata, true, options_.defaults);
@@ -156,17 +166,19 @@ Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fil
 		return std::optional<Node>(std::move(n));
 	}
 
-	auto head = store_.head(fileKey);
-	if (!head) {
-		if (head.error().code() == ENOENT)
+	if (!head)
+		head.emplace(store_.head(fileKey));
+	const Result<ObjectHead> &object = *head;
+	if (!object) {
+		if (object.error().code() == ENOENT)
 			return std::optional<Node>();
-		return head.error();
+		return object.error();
 	}
 	Node n;
 	n.key = fileKey;
-	n.etag = head->etag;
-	n.metadata = head->metadata;
-	n.attributes = fromObject(head->size, head->lastModified, head->metadata, false, options_.defaults);
+	n.etag = object->etag;
+	n.metadata = object->metadata;
+	n.attributes = fromObject(object->size, object->lastModified, object->metadata, false, options_.defaults);
 	if (n.attributes.type == FileType::Directory) {
 		/* An old s3fs directory object "dir" (no slash): its children live under "dir/". */
 		n.key = fileKey + "/";
@@ -175,7 +187,7 @@ Result<std::optional<Filesystem::Node>> Filesystem::probe(const std::string &fil
 }
 
 std::shared_ptr<Filesystem::Node> Filesystem::remember(Ino parent, std::string_view name, Node probed,
-						       bool countLookup)
+						       bool countLookup, bool made)
 {
 	std::lock_guard lock(mutex_);
 	std::shared_ptr<Node> n;
@@ -202,10 +214,12 @@ std::shared_ptr<Filesystem::Node> Filesystem::remember(Ino parent, std::string_v
 		n->attributes = probed.attributes;
 		n->etag = probed.etag;
 		n->metadata = probed.metadata;
+		setLocalLocked(*n, probed.local);
 	}
 	n->dirMarker = probed.dirMarker;
 	n->fresh = SteadyClock::now() + options_.attrTimeout;
 	forgetAbsentLocked(parent, name);
+	noteNameLocked(parent, name, true, made);
 	if (countLookup)
 		++n->lookups;
 	return n;
@@ -226,7 +240,11 @@ std::shared_ptr<Filesystem::Node> Filesystem::known(Ino parent, std::string_view
 void Filesystem::dropChild(Ino parent, std::string_view name)
 {
 	std::lock_guard lock(mutex_);
-	/* A cached listing keeps its names known: one we never knew is in none. */
+	dropChildLocked(parent, name);
+}
+
+void Filesystem::dropChildLocked(Ino parent, std::string_view name)
+{
 	auto child = children_.find(std::pair(parent, std::string(name)));
 	if (child == children_.end())
 		return;
@@ -234,9 +252,163 @@ void Filesystem::dropChild(Ino parent, std::string_view name)
 	namesChangedLocked(child->second); /* a removed directory's own listing goes too */
 	auto it = nodes_.find(child->second);
 	/* The inode lives on while the kernel holds references (an unlinked open file). */
-	if (it != nodes_.end() && !referenced(*it->second))
+	if (it != nodes_.end() && !referenced(*it->second)) {
+		dropNamesLocked(it->first);
 		nodes_.erase(it);
+	}
 	children_.erase(child);
+}
+
+std::shared_ptr<Filesystem::Node> Filesystem::localChildLocked(Ino parent, std::string_view name) const
+{
+	if (localFiles_ == 0)
+		return nullptr;
+	auto child = children_.find(std::pair(parent, std::string(name)));
+	if (child == children_.end())
+		return nullptr;
+	auto it = nodes_.find(child->second);
+	if (it == nodes_.end() || !it->second->local || it->second->orphaned)
+		return nullptr;
+	return it->second;
+}
+
+bool Filesystem::hasLocalChildLocked(Ino dir) const
+{
+	if (localFiles_ == 0)
+		return false;
+	for (auto it = children_.lower_bound(std::pair(dir, std::string())); it != children_.end() && it->first.first == dir;
+	     ++it) {
+		auto n = nodes_.find(it->second);
+		if (n != nodes_.end() && n->second->local && !n->second->orphaned)
+			return true;
+	}
+	return false;
+}
+
+void Filesystem::setLocalLocked(Node &n, bool local)
+{
+	if (n.local == local)
+		return;
+	n.local = local;
+	if (local)
+		++localFiles_;
+	else
+		--localFiles_;
+}
+
+Filesystem::NameState Filesystem::nameStateLocked(Ino dir, std::string_view name) const
+{
+	auto it = dirNames_.find(dir);
+	if (it == dirNames_.end() || it->second.until <= SteadyClock::now())
+		return NameState::Unknown;
+	return it->second.names.count(name) ? NameState::Present : NameState::Absent;
+}
+
+void Filesystem::noteNameLocked(Ino dir, std::string_view name, bool exists, bool ours)
+{
+	if (ours)
+		if (auto d = nodes_.find(dir); d != nodes_.end())
+			++d->second->nameChanges;
+	auto it = dirNames_.find(dir);
+	if (it == dirNames_.end())
+		return;
+	auto &names = it->second.names;
+	if (!exists) {
+		if (auto found = names.find(name); found != names.end()) {
+			names.erase(found);
+			--namesHeld_;
+		}
+		return;
+	}
+	if (!names.emplace(name).second)
+		return;
+	++namesHeld_;
+	if (names.size() > kMaxDirNames || namesHeld_ > kMaxHeldNames)
+		dropNamesLocked(dir);
+}
+
+void Filesystem::dropNamesLocked(Ino dir)
+{
+	auto it = dirNames_.find(dir);
+	if (it == dirNames_.end())
+		return;
+	namesHeld_ -= it->second.names.size();
+	dirNames_.erase(it);
+}
+
+void Filesystem::keepNamesLocked(Ino dir, std::uint64_t changes, std::set<std::string, std::less<>> names,
+				 bool onePage)
+{
+	if (options_.attrTimeout.count() <= 0)
+		return;
+	auto d = nodes_.find(dir);
+	if (d == nodes_.end() || d->second->nameChanges != changes)
+		return;
+	/* Our files not uploaded yet are in no listing, but they are there. */
+	if (localFiles_ > 0)
+		for (auto it = children_.lower_bound(std::pair(dir, std::string()));
+		     it != children_.end() && it->first.first == dir; ++it)
+			if (auto n = nodes_.find(it->second);
+			    n != nodes_.end() && n->second->local && !n->second->orphaned)
+				names.insert(it->first.second);
+	dropNamesLocked(dir);
+	if (names.size() > kMaxDirNames)
+		return;
+	auto current = SteadyClock::now();
+	if (namesHeld_ + names.size() > kMaxHeldNames) {
+		for (auto it = dirNames_.begin(); it != dirNames_.end();) {
+			if (it->second.until > current) {
+				++it;
+				continue;
+			}
+			namesHeld_ -= it->second.names.size();
+			it = dirNames_.erase(it);
+		}
+	}
+	if (namesHeld_ + names.size() > kMaxHeldNames) {
+		dirNames_.clear();
+		namesHeld_ = 0;
+	}
+	namesHeld_ += names.size();
+	dirNames_[dir] = DirNames{ std::move(names), current + options_.attrTimeout, onePage, false };
+}
+
+bool Filesystem::renewNames(Ino dir)
+{
+	std::string prefix;
+	std::uint64_t changes;
+	{
+		std::lock_guard lock(mutex_);
+		if (options_.attrTimeout.count() <= 0)
+			return false;
+		auto it = dirNames_.find(dir);
+		auto d = nodes_.find(dir);
+		if (it == dirNames_.end() || d == nodes_.end() || !it->second.onePage || it->second.renewing)
+			return false;
+		it->second.renewing = true;
+		prefix = d->second->key;
+		changes = d->second->nameChanges;
+	}
+	DirectoryReader reader(store_, prefix, {}, {}, kListPage);
+	auto entries = reader.next();
+	bool complete = entries && reader.done();
+	std::set<std::string, std::less<>> names;
+	if (complete)
+		for (DirEntry &e : *entries)
+			names.insert(std::move(e.name));
+
+	std::lock_guard lock(mutex_);
+	auto it = dirNames_.find(dir);
+	if (it != dirNames_.end()) {
+		it->second.renewing = false;
+		/* Grown past one page: probes are cheaper than listing it all for every lookup. */
+		if (entries && !complete)
+			it->second.onePage = false;
+	}
+	if (!complete)
+		return false;
+	keepNamesLocked(dir, changes, std::move(names), true);
+	return true;
 }
 
 std::uint64_t Filesystem::namesGeneration() const
@@ -247,9 +419,14 @@ std::uint64_t Filesystem::namesGeneration() const
 
 void Filesystem::noteAbsent(Ino parent, std::string_view name, std::uint64_t generation)
 {
+	std::lock_guard lock(mutex_);
+	noteAbsentLocked(parent, name, generation);
+}
+
+void Filesystem::noteAbsentLocked(Ino parent, std::string_view name, std::uint64_t generation)
+{
 	if (options_.attrTimeout.count() <= 0)
 		return;
-	std::lock_guard lock(mutex_);
 	if (namesGeneration_ != generation)
 		return;
 	auto current = SteadyClock::now();
@@ -264,6 +441,10 @@ void Filesystem::noteAbsent(Ino parent, std::string_view name, std::uint64_t gen
 bool Filesystem::knownAbsent(Ino parent, std::string_view name) const
 {
 	std::lock_guard lock(mutex_);
+	if (localChildLocked(parent, name))
+		return false;
+	if (nameStateLocked(parent, name) == NameState::Absent)
+		return true;
 	auto it = absent_.find(std::pair(parent, std::string(name)));
 	return it != absent_.end() && it->second > SteadyClock::now();
 }
@@ -300,13 +481,39 @@ Result<Attr> Filesystem::lookup(Ino parent, std::string_view name)
 		return childKeyResult.error();
 	const std::string &key = *childKeyResult;
 
+	/* Our file not uploaded yet (only we know it), or the parent's names: no request. */
+	auto fromMemory = [&](NameState &state) -> std::optional<Result<Attr>> {
+		std::lock_guard lock(mutex_);
+		if (auto n = localChildLocked(parent, name)) {
+			++n->lookups;
+			return Result<Attr>(Attr{ n->ino, n->attributes, 1u });
+		}
+		state = nameStateLocked(parent, name);
+		if (state == NameState::Absent)
+			return Result<Attr>(Error(ENOENT, "no such file or directory"));
+		return std::nullopt;
+	};
+	NameState state;
+	if (auto answer = fromMemory(state))
+		return std::move(*answer);
+	if (state == NameState::Unknown && renewNames(parent))
+		if (auto answer = fromMemory(state))
+			return std::move(*answer);
+
 	const std::uint64_t generation = namesGeneration();
 	auto probed = probe(key);
 	if (!probed)
 		return probed.error();
 	if (!*probed) {
-		dropChild(parent, name);
-		noteAbsent(parent, name, generation);
+		std::lock_guard lock(mutex_);
+		/* Our create may have made it while the probe was out. */
+		if (auto n = localChildLocked(parent, name)) {
+			++n->lookups;
+			return Attr{ n->ino, n->attributes, 1u };
+		}
+		dropChildLocked(parent, name);
+		noteNameLocked(parent, name, false, false);
+		noteAbsentLocked(parent, name, generation);
 		return Error(ENOENT, "no such file or directory");
 	}
 	auto n = remember(parent, name, std::move(**probed), true);
@@ -335,6 +542,7 @@ void Filesystem::dropIfUnreferenced(Ino ino)
 	auto child = children_.find(std::pair(n.parent, n.name));
 	if (child != children_.end() && child->second == ino)
 		children_.erase(child);
+	dropNamesLocked(ino);
 	nodes_.erase(it);
 }
 
@@ -413,7 +621,7 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 		std::lock_guard lock(answeredMutex);
 		answered.push_back(job.index);
 	});
-	/* Entries from out[from] on: complete if fresh (or open: its own view is the truth), else HEADed. */
+	/* Entries from out[from] on: complete if fresh (or ours, open or not uploaded yet: its view is the truth), else HEADed. */
 	auto dispatch = [&](std::size_t from) {
 		std::vector<HeadJob> stale;
 		{
@@ -421,7 +629,7 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 			auto current = SteadyClock::now();
 			for (std::size_t i = from; i < out.size(); ++i) {
 				Node &n = *nodes[i];
-				out[i].complete = n.data || n.fresh > current;
+				out[i].complete = n.data || n.local || n.fresh > current;
 				if (!out[i].complete && options_.listMetadataRequests > 0)
 					stale.push_back({ nodes[i], i });
 			}
@@ -434,19 +642,18 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 		nodes.push_back(n);
 	};
 
-	std::uint64_t namesVersion;
+	std::uint64_t changes;
 	std::uint64_t renames;
 	bool cached;
 	SteadyClock::time_point namesValidUntil;
 	{
 		std::lock_guard lock(mutex_);
 		sweepListingsLocked(0);
-		namesVersion = (*d)->namesVersion;
+		changes = (*d)->nameChanges;
 		renames = renames_;
 		auto hit = cachedListings_.find(dir);
 		if (hit != cachedListings_.end() && (hit->second.validUntil <= SteadyClock::now() ||
-						     hit->second.namesVersion != namesVersion ||
-						     hit->second.renames != renames)) {
+						     hit->second.nameChanges != changes || hit->second.renames != renames)) {
 			releaseCachedLocked(hit->second);
 			cachedListings_.erase(hit);
 			hit = cachedListings_.end();
@@ -494,20 +701,28 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 		if (!nodes[i]->data)
 			nodes[i]->fresh = std::max(nodes[i]->fresh, fresh);
 	}
-	if (!cached)
+	if (!cached) {
 		namesValidUntil = fresh;
+		addLocalEntriesLocked(dir, out, nodes);
+		if (options_.attrTimeout.count() > 0 && out.size() <= kMaxDirNames) {
+			std::set<std::string, std::less<>> names;
+			for (const Dirent &e : out)
+				names.insert(e.name);
+			keepNamesLocked(dir, changes, std::move(names), out.size() < kListPage);
+		}
+	}
 	for (std::size_t i = 0; i < out.size(); ++i) {
 		Node &n = *nodes[i];
-		if (n.data)
+		if (n.data || n.local)
 			out[i].complete = true; /* opened meanwhile: its own view */
 		out[i].attr.attributes = n.attributes;
 		if (out[i].complete)
-			out[i].validUntil = std::min(n.data ? fresh : n.fresh, namesValidUntil);
+			out[i].validUntil = std::min(n.data || n.local ? fresh : n.fresh, namesValidUntil);
 	}
 
 	/* Cached only if no name here changed while it was listed (ours: theirs show after the TTL). */
-	if (!cached && options_.attrTimeout.count() > 0 && (*d)->namesVersion == namesVersion &&
-	    renames_ == renames && out.size() <= kMaxCachedEntries) {
+	if (!cached && options_.attrTimeout.count() > 0 && (*d)->nameChanges == changes && renames_ == renames &&
+	    out.size() <= kMaxCachedEntries) {
 		if (auto old = cachedListings_.find(dir); old != cachedListings_.end()) {
 			releaseCachedLocked(old->second);
 			cachedListings_.erase(old);
@@ -516,7 +731,7 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 		for (const std::shared_ptr<Node> &n : nodes)
 			++n->listings;
 		cachedEntries_ += nodes.size();
-		cachedListings_[dir] = CachedListing{ std::move(nodes), namesVersion, renames, namesValidUntil };
+		cachedListings_[dir] = CachedListing{ std::move(nodes), changes, renames, namesValidUntil };
 		cacheOrder_.emplace_back(namesValidUntil, dir);
 	}
 	return out;
@@ -525,7 +740,7 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 void Filesystem::namesChangedLocked(Ino dir)
 {
 	if (auto it = nodes_.find(dir); it != nodes_.end())
-		++it->second->namesVersion;
+		++it->second->nameChanges;
 }
 
 void Filesystem::releaseCachedLocked(CachedListing &listing)
@@ -555,6 +770,31 @@ void Filesystem::sweepListingsLocked(std::size_t room)
 			releaseCachedLocked(it->second);
 			cachedListings_.erase(it);
 		}
+	}
+}
+
+void Filesystem::addLocalEntriesLocked(Ino dir, std::vector<Dirent> &out, std::vector<std::shared_ptr<Node>> &nodes)
+{
+	if (localFiles_ == 0)
+		return;
+	std::vector<std::shared_ptr<Node>> local;
+	for (auto it = children_.lower_bound(std::pair(dir, std::string())); it != children_.end() && it->first.first == dir;
+	     ++it)
+		if (auto found = nodes_.find(it->second);
+		    found != nodes_.end() && found->second->local && !found->second->orphaned)
+			local.push_back(found->second);
+	if (local.empty())
+		return;
+	std::set<std::string> listedNames;
+	for (const Dirent &e : out)
+		listedNames.insert(e.name);
+	for (std::shared_ptr<Node> &n : local) {
+		/* Another client's object of the same name: the listing shows it, with our node. */
+		if (listedNames.count(n->name))
+			continue;
+		++n->listings;
+		out.push_back({ n->name, Attr{ n->ino, n->attributes, 1u }, true, {} });
+		nodes.push_back(std::move(n));
 	}
 }
 
@@ -631,8 +871,13 @@ Result<Filesystem::Node> Filesystem::newChild(Ino parent, std::string_view name,
 	/*
 	 * Probe, not lookup(): the kernel gets no entry for a name that exists.
 	 * A lookup that just found nothing (the kernel's, before a create)
-	 * spares the second probe.
+	 * spares the second probe, as do the parent's names.
 	 */
+	{
+		std::lock_guard lock(mutex_);
+		if (localChildLocked(parent, name))
+			return Error(EEXIST, "exists");
+	}
 	if (!knownAbsent(parent, name)) {
 		auto existing = probe(key);
 		if (!existing)
@@ -665,7 +910,10 @@ Result<Attr> Filesystem::mkdir(Ino parent, std::string_view name, std::uint32_t 
 	if (!etag)
 		return etag.error();
 	n.etag = *etag;
-	auto stored = remember(parent, name, std::move(n), true);
+	auto stored = remember(parent, name, std::move(n), true, true);
+	/* A directory we just made holds nothing: lookups in it need no request for the TTL. */
+	std::lock_guard lock(mutex_);
+	keepNamesLocked(stored->ino, stored->nameChanges, {}, true);
 	return Attr{ stored->ino, stored->attributes, 2u };
 }
 
@@ -694,6 +942,12 @@ Result<void> Filesystem::rmdir(Ino parent, std::string_view name)
 	forget(found->ino, 1);
 	if (!isDir(**n))
 		return Error(ENOTDIR, "not a directory");
+	{
+		/* Our files not uploaded yet are in it too. */
+		std::lock_guard lock(mutex_);
+		if (hasLocalChildLocked((*n)->ino))
+			return Error(ENOTEMPTY, "directory not empty");
+	}
 	auto empty = directoryEmpty((*n)->key);
 	if (!empty)
 		return empty.error();
@@ -704,7 +958,10 @@ Result<void> Filesystem::rmdir(Ino parent, std::string_view name)
 		if (!r)
 			return r.error();
 	}
-	dropChild(parent, name);
+	std::lock_guard lock(mutex_);
+	dropNamesLocked((*n)->ino);
+	dropChildLocked(parent, name);
+	noteNameLocked(parent, name, false, true);
 	return {};
 }
 
@@ -723,11 +980,21 @@ Result<void> Filesystem::unlink(Ino parent, std::string_view name)
 	auto kept = keepContents(*n);
 	if (!kept)
 		return kept.error();
-	auto r = store_.remove((*n)->key);
-	if (!r)
-		return r.error();
+	bool local;
+	{
+		std::lock_guard lock(mutex_);
+		local = (*n)->local;
+	}
+	/* Never uploaded: there is no object to delete. */
+	if (!local) {
+		auto r = store_.remove((*n)->key);
+		if (!r)
+			return r.error();
+	}
 	retire(*n);
-	dropChild(parent, name);
+	std::lock_guard lock(mutex_);
+	dropChildLocked(parent, name);
+	noteNameLocked(parent, name, false, true);
 	return {};
 }
 
@@ -775,6 +1042,8 @@ Result<void> Filesystem::keepContents(const std::shared_ptr<Node> &n)
 void Filesystem::retire(const std::shared_ptr<Node> &n)
 {
 	std::lock_guard lock(mutex_);
+	/* Its name is gone: it is nobody's file to list or to upload any more. */
+	setLocalLocked(*n, false);
 	if (n->opens > 0) {
 		n->orphaned = true;
 		return;
@@ -801,7 +1070,7 @@ Result<Attr> Filesystem::symlink(std::string_view target, Ino parent, std::strin
 	if (!etag)
 		return etag.error();
 	n.etag = *etag;
-	auto stored = remember(parent, name, std::move(n), true);
+	auto stored = remember(parent, name, std::move(n), true, true);
 	return Attr{ stored->ino, stored->attributes, 1u };
 }
 
@@ -837,20 +1106,50 @@ Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent
 	if (*fromKey == *toKey)
 		return {};
 
-	/* Names appear under both parents, and a moved directory's children with it: no absence survives. */
-	auto clearAbsent = [this] {
+	/*
+	 * Names appear under both parents, and a moved directory's children
+	 * with it: no absence survives, and a listing of either parent running
+	 * meanwhile is not kept. Done again at the end, when both parents'
+	 * names follow the move (or, if it failed midway, are forgotten).
+	 */
+	bool moved = false;
+	auto clearAbsent = [&](bool done) {
 		std::lock_guard lock(mutex_);
 		absent_.clear();
 		++namesGeneration_;
 		/* Names change under both parents, and keys below a moved directory: no cached listing survives. */
 		++renames_;
+		if (done && moved) {
+			noteNameLocked(parent, name, false, true);
+			noteNameLocked(newParent, newName, true, true);
+			return;
+		}
+		for (Ino dir : { parent, newParent }) {
+			if (auto d = nodes_.find(dir); d != nodes_.end())
+				++d->second->nameChanges;
+			/* A rename that failed midway may have left either name: ask again. */
+			if (done)
+				dropNamesLocked(dir);
+		}
 	};
-	clearAbsent();
+	clearAbsent(false);
 	struct AtExit {
 		std::function<void()> run;
 		~AtExit() { run(); }
-	} clearAgain{ clearAbsent };
+	} clearAgain{ [&] { clearAbsent(true); } };
 
+	/* A file of ours not uploaded yet: it goes up first, so that there is an object to copy. */
+	std::shared_ptr<Node> moving = known(parent, name, false);
+	bool movingLocal = false;
+	if (moving) {
+		std::lock_guard lock(mutex_);
+		movingLocal = moving->local;
+	}
+	if (movingLocal) {
+		auto sent = upload(moving);
+		if (!sent)
+			return sent.error();
+	}
 	auto source = probe(*fromKey);
 	if (!source)
 		return source.error();
@@ -862,6 +1161,18 @@ Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent
 	auto target = probe(*toKey);
 	if (!target)
 		return target.error();
+	std::shared_ptr<Node> localTarget;
+	{
+		std::lock_guard lock(mutex_);
+		localTarget = localChildLocked(newParent, newName);
+	}
+	if (!*target && localTarget) {
+		/* Ours, not uploaded yet: it exists all the same, as a file. */
+		Node placeholder;
+		placeholder.key = *toKey;
+		placeholder.attributes.type = FileType::Regular;
+		*target = std::move(placeholder);
+	}
 	if (*target) {
 		if (noReplace)
 			return Error(EEXIST, "target exists");
@@ -878,11 +1189,13 @@ Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent
 				return Error(ENOTEMPTY, "target directory not empty");
 		}
 	}
-	if (sourceDir)
-		return moveDirectory(parent, name, newParent, newName, **source, *toKey + "/", target->has_value());
+	if (sourceDir) {
+		auto r = moveDirectory(parent, name, newParent, newName, **source, *toKey + "/", target->has_value());
+		moved = r.ok();
+		return r;
+	}
 
 	/* Unsaved data goes up first, so the copy carries it. */
-	std::shared_ptr<Node> moving = known(parent, name, false);
 	if (moving) {
 		auto sent = upload(moving);
 		if (!sent)
@@ -905,6 +1218,7 @@ Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent
 	auto removed = store_.remove(*fromKey);
 	if (!removed)
 		return removed.error();
+	moved = true;
 
 	std::lock_guard lock(mutex_);
 	children_.erase(std::pair(newParent, std::string(newName)));
@@ -1421,15 +1735,13 @@ Result<Attr> Filesystem::create(Ino parent, std::string_view name, std::uint32_t
 	if (!prepared)
 		return prepared.error();
 	Node &n = *prepared;
-	/* The object exists from now on, empty: other clients see the name, close() fills it. */
+	/*
+	 * Nothing is sent: the first flush (close, fsync) makes the object.
+	 * Until then the name lives in this mount only (lookup, readdir).
+	 */
 	n.metadata = toMetadata(n.attributes);
-	PutOptions put;
-	put.metadata = n.metadata;
-	auto etag = store_.put(n.key, {}, put);
-	if (!etag)
-		return etag.error();
-	n.etag = *etag;
-	auto stored = remember(parent, name, std::move(n), true);
+	n.local = true;
+	auto stored = remember(parent, name, std::move(n), true, true);
 	auto data = fileData(stored);
 	if (!data)
 		return data.error();
@@ -1617,6 +1929,11 @@ Result<std::uint64_t> Filesystem::upload(const std::shared_ptr<Node> &n)
 	if (auto base = data->base()) {
 		n->etag = base->etag;
 		n->attributes.size = base->size;
+		/* In S3 now: a listing running meanwhile may or may not show it, so it is not kept. */
+		if (n->local && !n->orphaned) {
+			setLocalLocked(*n, false);
+			noteNameLocked(n->parent, n->name, true, true);
+		}
 	}
 	n->metadata = std::move(metadata);
 	return stats->bytesUploaded;

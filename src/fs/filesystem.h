@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -170,9 +171,10 @@ public:
 	/*
 	 * Regular files. A file's data lives in a FileData from the first open
 	 * to the last release (longer if an upload failed: the data is kept for
-	 * a later flush). create() makes the object at once, empty, so other
-	 * clients see the name; flush() (close) and fsync() return once S3 holds
-	 * the contents, or fail with the store's errno keeping every byte.
+	 * a later flush). create() sends nothing: the object appears at the
+	 * first flush() (close) or fsync(), which return once S3 holds the
+	 * contents, or fail with the store's errno keeping every byte. Until
+	 * then the name shows in this mount only (lookup, readdir, stat).
 	 */
 	Result<Attr> create(Ino parent, std::string_view name, std::uint32_t permissions, int flags,
 			    const Caller &caller);
@@ -206,19 +208,24 @@ private:
 		unsigned opens = 0;
 		/* Unlinked or renamed over while open: lives on from memory, never uploaded again. */
 		bool orphaned = false;
+		/* Created here and not uploaded yet: S3 has no object of it, only this mount knows the name. */
+		bool local = false;
+		/*
+		 * Directories: bumped by each change of ours to the names in it, and
+		 * when a lookup finds a name appear or go (see DirNames, CachedListing).
+		 */
+		std::uint64_t nameChanges = 0;
 		/* Shared by writes and truncates, exclusive while an unlink pulls the contents in. */
 		std::shared_ptr<RwLock> writeGate = std::make_shared<RwLock>();
 		std::uint64_t lookups = 0;
 		unsigned listings = 0; /* open directory handles (and cached listings) naming this inode */
 		std::chrono::steady_clock::time_point fresh;
-		/* Directories: bumped whenever a name in it appears or goes here (not by listings). */
-		std::uint64_t namesVersion = 0;
 	};
 
 	/* A directory's last listing, reused until it expires or a name in it changes here. */
 	struct CachedListing {
 		std::vector<std::shared_ptr<Node>> entries; /* each counted in its node's listings */
-		std::uint64_t namesVersion = 0;              /* the directory's, when the listing started */
+		std::uint64_t nameChanges = 0;               /* the directory's, when the listing started */
 		std::uint64_t renames = 0;                   /* renames_, when the listing started */
 		std::chrono::steady_clock::time_point validUntil;
 	};
@@ -227,6 +234,28 @@ private:
 
 	/* The negative cache's bound: past it, expired entries go, then all. */
 	static constexpr std::size_t kMaxAbsentNames = 4096;
+
+	/*
+	 * The names in a directory as a complete listing showed them (or none,
+	 * for a directory our mkdir made), kept up to date with our own
+	 * creates, unlinks and renames in it: a name not in it is absent
+	 * without asking the store, until @until (the TTL, as for any name).
+	 * A listing is kept only if nothing of ours changed the directory
+	 * while it ran (Node::nameChanges), with our files not uploaded yet
+	 * added. Renewed by one LIST when the directory fits in one page.
+	 */
+	struct DirNames {
+		std::set<std::string, std::less<>> names;
+		std::chrono::steady_clock::time_point until;
+		bool onePage = true; /* the directory fits in one LIST page: one LIST renews this */
+		bool renewing = false; /* a renewing LIST is on its way (others probe meanwhile) */
+	};
+	/* Bounds: a larger directory keeps no names; past the total, expired ones go, then the others. */
+	static constexpr std::size_t kMaxDirNames = 4096;
+	static constexpr std::size_t kMaxHeldNames = 65536;
+	/* What one LIST page holds (S3's maximum), and what a renewing LIST asks for. */
+	static constexpr unsigned kListPage = 1000;
+	enum class NameState { Unknown, Absent, Present };
 
 	static bool isDir(const Node &n) { return n.attributes.type == FileType::Directory; }
 	/* Whether anything still needs inode @n: the kernel, an open listing, or unsaved data. */
@@ -238,15 +267,44 @@ private:
 	static std::string childKey(const Node &parent, std::string_view name);
 	/* childKey() after checking the name, that @parent is a directory, and S3's key length. */
 	Result<std::string> childKeyOf(Ino parent, std::string_view name) const;
-	/* Asks the store what @key is: an object, a directory (marker or implied), or nothing. */
+	/*
+	 * Asks the store what @key is: an object, a directory (marker or
+	 * implied), or nothing. The LIST and the HEAD go out together.
+	 */
 	Result<std::optional<Node>> probe(const std::string &fileKey);
-	/* Records @probed as the child @name of @parent (reusing its inode if known). */
-	std::shared_ptr<Node> remember(Ino parent, std::string_view name, Node probed, bool countLookup);
+	/*
+	 * Records @probed as the child @name of @parent (reusing its inode if
+	 * known). @made: we just made the name (create, mkdir, symlink), not
+	 * merely found it.
+	 */
+	std::shared_ptr<Node> remember(Ino parent, std::string_view name, Node probed, bool countLookup,
+				       bool made = false);
+	/* Adds @dir's files not uploaded yet that the listing @out lacks, counted as listed. Needs mutex_. */
+	void addLocalEntriesLocked(Ino dir, std::vector<Dirent> &out, std::vector<std::shared_ptr<Node>> &nodes);
 	/* The node for listed entry @e of @dir, counted as listed: the known one if of the same kind, else a new one. */
 	std::shared_ptr<Node> listed(Ino dir, const DirEntry &e);
 	/* The known child @name of @parent, if it is (still) of the same kind. */
 	std::shared_ptr<Node> known(Ino parent, std::string_view name, bool directory) const;
 	void dropChild(Ino parent, std::string_view name);
+	void dropChildLocked(Ino parent, std::string_view name);
+	/* Our not yet uploaded file @name in @parent, if there is one. Needs mutex_. */
+	std::shared_ptr<Node> localChildLocked(Ino parent, std::string_view name) const;
+	/* Whether @dir holds a file of ours not uploaded yet. Needs mutex_. */
+	bool hasLocalChildLocked(Ino dir) const;
+	/* Sets @n's local flag, keeping localFiles_. Needs mutex_. */
+	void setLocalLocked(Node &n, bool local);
+	/*
+	 * The directory names (DirNames). Locked ones need mutex_.
+	 * noteNameLocked: @name now exists in @dir (or not); @ours: our own
+	 * change (a listing running meanwhile is not kept), else something we saw.
+	 */
+	NameState nameStateLocked(Ino dir, std::string_view name) const;
+	void noteNameLocked(Ino dir, std::string_view name, bool exists, bool ours);
+	/* Keeps @names as @dir's, unless our changes since @changes make them stale; our local files join. */
+	void keepNamesLocked(Ino dir, std::uint64_t changes, std::set<std::string, std::less<>> names, bool onePage);
+	void dropNamesLocked(Ino dir);
+	/* Lists @dir again (one page) if its names were known and fit in one; false if that could not be done. */
+	bool renewNames(Ino dir);
 	/*
 	 * The negative cache: a lookup that found nothing makes (parent, name)
 	 * known absent for attrTimeout, so that the create that usually follows
@@ -256,13 +314,14 @@ private:
 	 */
 	/* Not recorded if a name may have appeared since @generation (a create racing the probe). */
 	void noteAbsent(Ino parent, std::string_view name, std::uint64_t generation);
+	void noteAbsentLocked(Ino parent, std::string_view name, std::uint64_t generation);
 	std::uint64_t namesGeneration() const;
 	bool knownAbsent(Ino parent, std::string_view name) const;
 	void forgetAbsentLocked(Ino parent, std::string_view name);
 	Result<bool> directoryEmpty(const std::string &prefix);
 	/* HEADs listed node @n's object (a directory's marker) and records it; false if that failed. */
 	bool fetchMetadata(const std::shared_ptr<Node> &n);
-	/* Names in directory @dir changed here: its cached listing is stale. Needs mutex_. */
+	/* Names in directory @dir changed (its nameChanges): listings of it are stale. Needs mutex_. */
 	void namesChangedLocked(Ino dir);
 	/* Drops the cached listings that expired, and the oldest until @room more entries fit. Needs mutex_. */
 	void sweepListingsLocked(std::size_t room);
@@ -311,6 +370,9 @@ private:
 	/* (parent, name) -> until when the name is known absent; guarded by mutex_ */
 	std::map<std::pair<Ino, std::string>, std::chrono::steady_clock::time_point, std::less<>> absent_;
 	std::uint64_t namesGeneration_ = 0; /* bumped whenever a name may appear; guarded by mutex_ */
+	std::unordered_map<Ino, DirNames> dirNames_; /* guarded by mutex_ */
+	std::size_t namesHeld_ = 0;                  /* names in dirNames_; guarded by mutex_ */
+	std::size_t localFiles_ = 0;                 /* nodes with local set; guarded by mutex_ */
 	std::unordered_map<Ino, CachedListing> cachedListings_; /* by directory; guarded by mutex_ */
 	std::size_t cachedEntries_ = 0;                         /* in cachedListings_; guarded by mutex_ */
 	/* (validUntil, directory) of each listing cached, oldest first; guarded by mutex_. */

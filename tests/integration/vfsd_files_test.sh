@@ -19,6 +19,7 @@ s3() { python3 "$HERE/servers/s3check.py" "$@"; }
 sha() { sha256sum < "$1" | cut -d' ' -f1; }
 same() { test "$(sha "$1")" = "$(sha "$2")"; }
 in_bucket() { test "$(s3 sha256 "$bucket" "$1")" = "$(sha "$2")"; }
+not_in_s3() { s3 head "$bucket" "$1" 2>&1 | grep -q 'HTTP 404'; }
 
 start_vfsd() {
   "$VFSD" --config "$conf" "$@" 2>>"$dir/vfsd.log" &
@@ -57,6 +58,46 @@ CONF
   echo hello > "$mnt/small.txt"
   check "$server: small file, visible to boto3 after close" test "$(s3 get "$bucket" small.txt /dev/stdout)" = hello
   check "$server: ...with s3fs metadata (mode 0100644)" bash -c "python3 '$HERE/servers/s3check.py' head $bucket small.txt | grep -q '\"mode\": \"33188\"'"
+
+  # A new file is this mount's alone until its first flush (close): listed here, no object
+  # yet. One process holds the descriptors (every close() of a shared one would flush).
+  mkdir "$mnt/fresh"
+  mkfifo "$dir/go"
+  python3 - "$mnt/fresh" "$dir/go" > "$dir/writer.out" 2>&1 <<'PY' &
+import os, sys
+d, go = sys.argv[1:]
+fd = os.open(d + "/pending.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, b"pending")
+print("written", flush=True)
+open(go).read()
+os.close(fd)
+# Never flushed, then unlinked or renamed while open.
+fd = os.open(d + "/gone.txt", os.O_WRONLY | os.O_CREAT, 0o644)
+os.unlink(d + "/gone.txt")
+os.write(fd, b"lost")
+os.close(fd)
+fd = os.open(d + "/draft.txt", os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"draft")
+os.rename(d + "/draft.txt", d + "/final.txt")
+os.write(fd, b" done")
+os.close(fd)
+print("done", flush=True)
+PY
+  writer=$!
+  for _ in $(seq 100); do grep -q written "$dir/writer.out" && break; sleep 0.1; done
+  check "$server: a file not closed yet: ls lists it" test "$(ls "$mnt/fresh")" = pending.txt
+  check "$server: ...ls -l with its size" bash -c "ls -l '$mnt/fresh' | grep -q ' 7 .* pending.txt\$'"
+  check "$server: ...boto3 sees no object yet" not_in_s3 fresh/pending.txt
+  echo > "$dir/go"
+  wait "$writer"; status=$?
+  check "$server: ...closed, then an unlink and a rename while open, without an error" \
+    bash -c "test $status = 0 && grep -qx done '$dir/writer.out'"
+  check "$server: ...boto3 sees it after close" test "$(s3 get "$bucket" fresh/pending.txt /dev/stdout)" = pending
+  check "$server: unlinked before its first flush: nothing reaches S3" not_in_s3 fresh/gone.txt
+  check "$server: renamed before its first flush: the new name holds every byte written" \
+    test "$(s3 get "$bucket" fresh/final.txt /dev/stdout)" = "draft done"
+  check "$server: ...the old name has no object" not_in_s3 fresh/draft.txt
+  check "$server: ...ls agrees" test "$(ls "$mnt/fresh" | tr '\n' ' ')" = "final.txt pending.txt "
 
   head -c $((40 << 20)) /dev/urandom > "$dir/big"
   check "$server: 40 MiB cp (multipart from pool memory)" cp "$dir/big" "$mnt/big"

@@ -4,10 +4,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -846,6 +849,8 @@ TEST_F(FilesystemPressureTest, WriterLargerThanMemoryUploadsAlongTheWayWithoutSt
 
 TEST_F(FilesystemPressureTest, OtherFilesAreUploadedLargestFirst)
 {
+	/* The order of whole-file uploads; streamed parts would make room by timing. */
+	options_.fileData.streamUploads = false;
 	Filesystem fs(store_, small_, options_);
 	auto a = fs.create(kRootIno, "a", 0644, O_WRONLY, Caller{});
 	auto b = fs.create(kRootIno, "b", 0644, O_WRONLY, Caller{});
@@ -861,7 +866,7 @@ TEST_F(FilesystemPressureTest, OtherFilesAreUploadedLargestFirst)
 	ASSERT_TRUE(w.ok()) << w.error().toString();
 	EXPECT_EQ(*w, more.size());
 	EXPECT_EQ(store_.contents("b"), large);
-	EXPECT_EQ(store_.contents("a")->size(), 0u); /* still only in memory */
+	EXPECT_FALSE(store_.contents("a")); /* still only in memory: created, never flushed */
 	for (Ino ino : { a->ino, b->ino, c->ino }) {
 		ASSERT_TRUE(fs.flush(ino).ok());
 		ASSERT_TRUE(fs.release(ino).ok());
@@ -1028,10 +1033,13 @@ TEST_F(FilesystemTest, CreateAfterAFailedLookupDoesNotProbeAgain)
 	store_.resetStats();
 	createLikeTheKernel(fs, "new");
 	EXPECT_EQ(text(store_.contents("new")), "data");
-	/* The lookup's probe only (was three: lookup, create's lookup, newChild's probe). */
+	/*
+	 * The lookup's probe only (was three: lookup, create's lookup, newChild's
+	 * probe), and the one PUT of close (create sends no empty object).
+	 */
 	EXPECT_EQ(store_.stats()[Op::List].calls, 1u);
 	EXPECT_EQ(store_.stats()[Op::Head].calls, 1u);
-	EXPECT_EQ(store_.stats()[Op::Put].calls, 2u);
+	EXPECT_EQ(store_.stats()[Op::Put].calls, 1u);
 
 	/* mkdir and symlink after a failed lookup: no probe either. */
 	store_.resetStats();
@@ -1079,7 +1087,7 @@ TEST_F(FilesystemTest, ALookupRacingOurCreateDoesNotRecordAbsence)
 {
 	options_.attrTimeout = std::chrono::milliseconds(60000);
 	Filesystem fs(store_, pool_, options_);
-	/* Our create lands while a lookup's HEAD is on its way back with "not found". */
+	/* Our create and close land while a lookup's HEAD is on its way back with "not found". */
 	bool created = false;
 	store_.setFaultHook([&](Op op, const std::string &key) {
 		if (op != Op::Head || key != "race" || created)
@@ -1088,6 +1096,7 @@ TEST_F(FilesystemTest, ALookupRacingOurCreateDoesNotRecordAbsence)
 		auto f = fs.create(kRootIno, "race", 0644, O_WRONLY | O_CREAT, Caller{});
 		EXPECT_TRUE(f.ok());
 		if (f.ok()) {
+			EXPECT_TRUE(fs.flush(f->ino).ok());
 			EXPECT_TRUE(fs.release(f->ino).ok());
 		}
 		return ENOENT;
@@ -1253,6 +1262,7 @@ TEST_F(FilesystemTest, OurOwnNameChangesEndTheCachedListing)
 
 	auto f = fs.create(dir->ino, "new", 0644, O_WRONLY | O_CREAT, Caller{});
 	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.flush(f->ino).ok()); /* in S3 from here: listed in name order */
 	ASSERT_TRUE(fs.release(f->ino).ok());
 	EXPECT_EQ(names(), (Names{ "b", "new", "sub" }));
 
@@ -1306,6 +1316,7 @@ TEST_F(FilesystemTest, AListingThatRacedOurCreateIsNotCached)
 		auto f = fs.create(dir->ino, "b", 0644, O_WRONLY | O_CREAT, Caller{});
 		EXPECT_TRUE(f.ok());
 		if (f.ok()) {
+			EXPECT_TRUE(fs.flush(f->ino).ok()); /* an object now, which the listing's page missed */
 			EXPECT_TRUE(fs.release(f->ino).ok());
 		}
 		return 0;
@@ -1315,8 +1326,10 @@ TEST_F(FilesystemTest, AListingThatRacedOurCreateIsNotCached)
 	store_.setFaultHook({});
 	ASSERT_TRUE(created);
 	EXPECT_EQ(first->size(), 1u);
+	store_.resetStats();
 	auto second = fs.readdir(dir->ino);
 	ASSERT_TRUE(second.ok());
+	EXPECT_EQ(store_.stats()[Op::List].calls, 1u);
 	ASSERT_EQ(second->size(), 2u);
 	EXPECT_EQ((*second)[1].name, "b");
 	fs.releaseListing(*first);
@@ -1351,4 +1364,304 @@ TEST_F(FilesystemTest, ACachedListingExpiresAndLetsItsInodesGo)
 	EXPECT_EQ(store_.stats()[Op::List].calls, 2u);
 	EXPECT_EQ(store_.stats()[Op::Head].calls, 11u);
 	fs.releaseListing(*relisted);
+}
+
+TEST_F(FilesystemPressureTest, UnlinkWhileStreamingAbortsTheUploadAndKeepsTheBytes)
+{
+	Filesystem fs(store_, small_, options_);
+	auto f = fs.create(kRootIno, "s", 0644, O_RDWR, Caller{});
+	ASSERT_TRUE(f.ok());
+	auto data = filled((3 << 20) + 1000, 9);
+	ASSERT_EQ(*fs.write(f->ino, 0, data), data.size());
+	EXPECT_EQ(store_.stats()[FakeObjectStore::Op::CreateUpload].calls, 1u);
+	ASSERT_TRUE(fs.unlink(kRootIno, "s").ok());
+	EXPECT_EQ(store_.uploadsInProgress(), 0u) << "the streaming upload was aborted";
+	EXPECT_FALSE(store_.object("s"));
+	std::vector<std::byte> back(data.size());
+	auto got = fs.read(f->ino, 0, back);
+	ASSERT_TRUE(got.ok());
+	EXPECT_EQ(*got, data.size());
+	EXPECT_EQ(back, data);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	EXPECT_FALSE(store_.object("s"));
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+}
+
+TEST_F(FilesystemPressureTest, UnlinkOfAFileWithParkedPartsTheMemoryCannotHoldIsRefused)
+{
+	Filesystem fs(store_, small_, options_);
+	auto f = fs.create(kRootIno, "p", 0644, O_RDWR, Caller{});
+	ASSERT_TRUE(f.ok());
+	auto data = filled(6 << 20, 10);
+	ASSERT_EQ(*fs.write(f->ino, 0, data), data.size());
+	auto r = fs.unlink(kRootIno, "p");
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code(), ENOBUFS);
+	/* Nothing lost: the parked beginning became the object, the rest is still in memory. */
+	std::vector<std::byte> back(data.size());
+	auto got = fs.read(f->ino, 0, back);
+	ASSERT_TRUE(got.ok()) << got.error().toString();
+	EXPECT_EQ(back, data);
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	EXPECT_EQ(store_.contents("p"), data);
+	EXPECT_EQ(store_.uploadsInProgress(), 0u);
+}
+
+namespace {
+
+/* What one new file in @dir costs, as the kernel asks: lookup, create, a write, close. */
+void createIn(Filesystem &fs, Ino dir, const std::string &name, std::string_view body = "data")
+{
+	EXPECT_EQ(fs.lookup(dir, name).error().code(), ENOENT) << name;
+	auto f = fs.create(dir, name, 0644, O_WRONLY | O_CREAT | O_TRUNC, Caller{});
+	ASSERT_TRUE(f.ok()) << f.error().toString();
+	ASSERT_TRUE(fs.write(f->ino, 0, bytesOf(body)).ok());
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+}
+
+std::vector<std::string> namesOf(const std::vector<Dirent> &entries)
+{
+	std::vector<std::string> names;
+	for (const Dirent &e : entries)
+		names.push_back(e.name);
+	std::sort(names.begin(), names.end());
+	return names;
+}
+
+} /* namespace */
+
+TEST_F(FilesystemTest, SmallFilesInADirectoryWeMadeCostOnePutEach)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	Filesystem fs(store_, pool_, options_);
+	EXPECT_EQ(fs.lookup(kRootIno, "small").error().code(), ENOENT);
+	auto dir = fs.mkdir(kRootIno, "small", 0755, Caller{});
+	ASSERT_TRUE(dir.ok());
+	store_.resetStats();
+	for (int i = 0; i < 50; ++i)
+		createIn(fs, dir->ino, "f" + std::to_string(i), "body " + std::to_string(i));
+	/* Was four each: the lookup's LIST and HEAD, create's empty PUT, close's PUT. */
+	EXPECT_EQ(store_.stats()[Op::Put].calls, 50u);
+	EXPECT_EQ(totalCalls(store_.stats()), 50u);
+	EXPECT_EQ(text(store_.contents("small/f7")), "body 7");
+	EXPECT_EQ(keysUnder("small/").size(), 51u); /* the marker and 50 files */
+
+	/* The names we made are known: a lookup of one asks the store (attributes), never says absent. */
+	auto again = fs.lookup(dir->ino, "f7");
+	ASSERT_TRUE(again.ok());
+	EXPECT_EQ(again->attributes.size, 6u);
+	EXPECT_EQ(fs.create(dir->ino, "f7", 0644, O_WRONLY | O_CREAT | O_EXCL, Caller{}).error().code(), EEXIST);
+}
+
+TEST_F(FilesystemTest, AListingOfTheParentAnswersLookupsOfAbsentNames)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	put("p/x");
+	put("p/sub/y");
+	Filesystem fs(store_, pool_, options_);
+	auto p = fs.lookup(kRootIno, "p");
+	ASSERT_TRUE(p.ok());
+	auto listing = fs.readdir(p->ino);
+	ASSERT_TRUE(listing.ok());
+	store_.resetStats();
+	EXPECT_EQ(fs.lookup(p->ino, "nope").error().code(), ENOENT);
+	EXPECT_EQ(fs.lookup(p->ino, "sub2").error().code(), ENOENT);
+	EXPECT_EQ(totalCalls(store_.stats()), 0u);
+	/* Listed names are still probed (the listing has no attributes), and found. */
+	EXPECT_TRUE(fs.lookup(p->ino, "x").ok());
+	EXPECT_TRUE(fs.lookup(p->ino, "sub").ok());
+	fs.releaseListing(*listing);
+}
+
+TEST_F(FilesystemTest, ExpiredNamesOfASmallDirectoryAreRenewedByOneList)
+{
+	options_.attrTimeout = std::chrono::milliseconds(300);
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.mkdir(kRootIno, "d", 0755, Caller{});
+	ASSERT_TRUE(dir.ok());
+	createIn(fs, dir->ino, "a");
+	put("d/theirs", "made by another client");
+	std::this_thread::sleep_for(std::chrono::milliseconds(400));
+
+	/* Past the TTL: one LIST of the directory answers this lookup, and the following ones. */
+	store_.resetStats();
+	EXPECT_EQ(fs.lookup(dir->ino, "b").error().code(), ENOENT);
+	EXPECT_EQ(store_.stats()[Op::List].calls, 1u);
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 0u);
+	EXPECT_EQ(fs.lookup(dir->ino, "c").error().code(), ENOENT);
+	EXPECT_EQ(store_.stats()[Op::List].calls, 1u);
+	/* The other client's file came with the listing: not absent, so a create opens it. */
+	EXPECT_TRUE(fs.lookup(dir->ino, "theirs").ok());
+	EXPECT_EQ(fs.create(dir->ino, "theirs", 0644, O_WRONLY | O_CREAT | O_EXCL, Caller{}).error().code(),
+		  EEXIST);
+}
+
+TEST_F(FilesystemTest, ProbesSendTheListAndTheHeadTogether)
+{
+	put("f", "x");
+	Filesystem fs(store_, pool_, options_);
+	/* The LIST waits (up to 5 s) for the HEAD to start: only if both are out at once is it quick. */
+	std::mutex m;
+	std::condition_variable cv;
+	bool headStarted = false;
+	bool overlapped = false;
+	store_.setFaultHook([&](Op op, const std::string &) {
+		std::unique_lock lock(m);
+		if (op == Op::Head) {
+			headStarted = true;
+			cv.notify_all();
+		} else if (op == Op::List) {
+			overlapped = cv.wait_for(lock, std::chrono::seconds(5), [&] { return headStarted; });
+		}
+		return 0;
+	});
+	auto f = fs.lookup(kRootIno, "f");
+	store_.setFaultHook({});
+	ASSERT_TRUE(f.ok()) << f.error().toString();
+	EXPECT_EQ(f->attributes.size, 1u);
+	EXPECT_TRUE(overlapped) << "the HEAD waited for the LIST";
+}
+
+TEST_F(FilesystemTest, ANewFileShowsHereBeforeItsFirstFlush)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	put("d/old", "old");
+	Filesystem fs(store_, pool_, options_);
+	auto d = fs.lookup(kRootIno, "d");
+	ASSERT_TRUE(d.ok());
+	store_.resetStats();
+	auto f = fs.create(d->ino, "new", 0640, O_WRONLY | O_CREAT, Caller{ 5, 6, 022 });
+	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.write(f->ino, 0, bytesOf("unsaved")).ok());
+	EXPECT_EQ(store_.stats()[Op::Put].calls, 0u);
+	EXPECT_FALSE(store_.contents("d/new"));
+
+	/* This mount shows it: lookup, stat, readdir, an exclusive create, mkdir. */
+	auto found = fs.lookup(d->ino, "new");
+	ASSERT_TRUE(found.ok());
+	EXPECT_EQ(found->ino, f->ino);
+	EXPECT_EQ(found->attributes.size, 7u);
+	EXPECT_EQ(found->attributes.uid, 5u);
+	auto listing = fs.readdir(d->ino);
+	ASSERT_TRUE(listing.ok());
+	EXPECT_EQ(namesOf(*listing), (std::vector<std::string>{ "new", "old" }));
+	for (const Dirent &e : *listing)
+		if (e.name == "new") {
+			EXPECT_TRUE(e.complete);
+			EXPECT_EQ(e.attr.ino, f->ino);
+			EXPECT_EQ(e.attr.attributes.size, 7u);
+			EXPECT_EQ(e.attr.attributes.permissions, 0640u);
+		}
+	fs.releaseListing(*listing);
+	EXPECT_EQ(fs.create(d->ino, "new", 0644, O_WRONLY | O_CREAT | O_EXCL, Caller{}).error().code(), EEXIST);
+	EXPECT_EQ(fs.mkdir(d->ino, "new", 0755, Caller{}).error().code(), EEXIST);
+	EXPECT_EQ(fs.rmdir(kRootIno, "d").error().code(), ENOTEMPTY);
+	EXPECT_FALSE(store_.contents("d/new"));
+
+	/* close() makes the object, with the attributes given at create. */
+	ASSERT_TRUE(fs.flush(f->ino).ok());
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	EXPECT_EQ(text(store_.contents("d/new")), "unsaved");
+	auto head = store_.object("d/new");
+	ASSERT_TRUE(head);
+	EXPECT_EQ(head->metadata.at("mode"), std::to_string(0100640));
+	EXPECT_EQ(head->metadata.at("uid"), "5");
+	fs.forget(found->ino, 1);
+}
+
+TEST_F(FilesystemTest, UnlinkAndRenameOfANeverFlushedFile)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	Filesystem fs(store_, pool_, options_);
+
+	/* Unlink: no object to delete; an open descriptor keeps working; nothing ever reaches S3. */
+	auto gone = fs.create(kRootIno, "gone", 0644, O_RDWR | O_CREAT, Caller{});
+	ASSERT_TRUE(gone.ok());
+	ASSERT_TRUE(fs.write(gone->ino, 0, bytesOf("bye")).ok());
+	store_.resetStats();
+	ASSERT_TRUE(fs.unlink(kRootIno, "gone").ok());
+	EXPECT_EQ(totalCalls(store_.stats()), 0u);
+	EXPECT_EQ(fs.lookup(kRootIno, "gone").error().code(), ENOENT);
+	EXPECT_EQ(readAll(fs, gone->ino, 3), "bye");
+	ASSERT_TRUE(fs.flush(gone->ino).ok());
+	ASSERT_TRUE(fs.release(gone->ino).ok());
+	EXPECT_FALSE(store_.contents("gone"));
+	auto root = fs.readdir(kRootIno);
+	ASSERT_TRUE(root.ok());
+	EXPECT_TRUE(root->empty());
+	fs.releaseListing(*root);
+
+	/* Rename while open: it goes up, then moves; later writes land at the new name. */
+	auto moving = fs.create(kRootIno, "tmp", 0644, O_RDWR | O_CREAT, Caller{});
+	ASSERT_TRUE(moving.ok());
+	ASSERT_TRUE(fs.write(moving->ino, 0, bytesOf("draft")).ok());
+	ASSERT_TRUE(fs.rename(kRootIno, "tmp", kRootIno, "final", false).ok());
+	EXPECT_FALSE(store_.contents("tmp"));
+	EXPECT_EQ(text(store_.contents("final")), "draft");
+	ASSERT_TRUE(fs.write(moving->ino, 5, bytesOf("+more")).ok());
+	ASSERT_TRUE(fs.flush(moving->ino).ok());
+	ASSERT_TRUE(fs.release(moving->ino).ok());
+	EXPECT_EQ(text(store_.contents("final")), "draft+more");
+	EXPECT_EQ(fs.lookup(kRootIno, "tmp").error().code(), ENOENT);
+
+	/* Renamed over: the new file of ours is replaced, and never uploaded. */
+	put("src", "from another client");
+	auto over = fs.create(kRootIno, "target", 0644, O_RDWR | O_CREAT, Caller{});
+	ASSERT_TRUE(over.ok());
+	ASSERT_TRUE(fs.write(over->ino, 0, bytesOf("mine")).ok());
+	EXPECT_EQ(fs.rename(kRootIno, "src", kRootIno, "target", true).error().code(), EEXIST);
+	ASSERT_TRUE(fs.rename(kRootIno, "src", kRootIno, "target", false).ok());
+	EXPECT_EQ(readAll(fs, over->ino, 4), "mine");
+	ASSERT_TRUE(fs.flush(over->ino).ok());
+	ASSERT_TRUE(fs.release(over->ino).ok());
+	EXPECT_EQ(text(store_.contents("target")), "from another client");
+	EXPECT_FALSE(store_.contents("src"));
+}
+
+namespace {
+
+/* A bucket that runs @afterList once, after a LIST has read its page and before it answers. */
+class LateChangeStore : public FakeObjectStore
+{
+public:
+	std::function<void()> afterList;
+
+	vfs::Result<ListPage> list(const ListRequest &request) override
+	{
+		auto page = FakeObjectStore::list(request);
+		if (auto run = std::exchange(afterList, {}))
+			run();
+		return page;
+	}
+};
+
+} /* namespace */
+
+TEST_F(FilesystemTest, ALookupsListingThatRacedOurCreateIsNotKept)
+{
+	options_.attrTimeout = std::chrono::milliseconds(300);
+	LateChangeStore store;
+	Filesystem fs(store, pool_, options_);
+	auto dir = fs.mkdir(kRootIno, "d", 0755, Caller{});
+	ASSERT_TRUE(dir.ok());
+	std::this_thread::sleep_for(std::chrono::milliseconds(400));
+
+	/* The renewing LIST has read the bucket when our file is made and uploaded. */
+	Ino made = 0;
+	store.afterList = [&] {
+		auto f = fs.create(dir->ino, "late", 0644, O_WRONLY | O_CREAT, Caller{});
+		ASSERT_TRUE(f.ok());
+		made = f->ino;
+		ASSERT_TRUE(fs.flush(f->ino).ok());
+		ASSERT_TRUE(fs.release(f->ino).ok());
+		fs.forget(f->ino, 1); /* the kernel let go: only the names can tell */
+	};
+	EXPECT_EQ(fs.lookup(dir->ino, "other").error().code(), ENOENT);
+	ASSERT_NE(made, 0u);
+	/* The listing without "late" was not kept: an exclusive create must see the file. */
+	EXPECT_TRUE(fs.lookup(dir->ino, "late").ok());
+	EXPECT_EQ(fs.create(dir->ino, "late", 0644, O_WRONLY | O_CREAT | O_EXCL, Caller{}).error().code(), EEXIST);
 }
