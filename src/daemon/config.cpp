@@ -138,6 +138,13 @@ const std::map<std::string, Setter> &setters()
 			 c.metadataTtl = std::chrono::milliseconds(*n);
 			 return std::nullopt;
 		 } },
+		{ "metadata_requests", [](Config &c, const std::string &v) -> std::optional<std::string> {
+			 auto n = parseNumber<unsigned>(v);
+			 if (!n || *n > 1024)
+				 return "'" + v + "' is not a number from 0 to 1024";
+			 c.metadataRequests = *n;
+			 return std::nullopt;
+		 } },
 		{ "bus", [](Config &c, const std::string &v) -> std::optional<std::string> {
 			 if (v == "system")
 				 c.bus = BusKind::System;

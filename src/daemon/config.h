@@ -53,6 +53,8 @@ struct Config {
 	unsigned uploadThreads = 4;
 	bool streamUploads = true;
 	std::chrono::milliseconds metadataTtl{ 1000 };
+	/* HEADs in flight for one directory listing (0: none, stat() asks per file); at most maxConnections. */
+	unsigned metadataRequests = 16;
 
 	/* Service */
 	BusKind bus = BusKind::System;

@@ -1,6 +1,7 @@
 // vfsd's lifecycle: config to a mounted, serving filesystem and a clean exit.
 #include "daemon/mount.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -117,6 +118,8 @@ int runMount(const Config &config)
 	options.defaults.gid = config.gid.value_or(getgid());
 	options.defaults.umask = config.umask;
 	options.attrTimeout = config.metadataTtl;
+	/* More would only wait for a connection, and hold up every other request meanwhile. */
+	options.listMetadataRequests = std::min(config.metadataRequests, config.maxConnections);
 	options.skipLog = [](const fs::SkippedKey &k) { say("skipping key: " + k.toString()); };
 	options.fileData.bucket = config.bucket;
 	options.fileData.partSize = config.partSize;
@@ -239,7 +242,8 @@ int runMount(const Config &config)
 	    std::to_string(totals.bytesUploaded) + " bytes uploaded, " + std::to_string(totals.bytesCopied) +
 	    " bytes copied server-side, " + std::to_string(totals.puts) + " PUTs, " +
 	    std::to_string(totals.uploadParts) + " parts, " + std::to_string(totals.uploadPartCopies) +
-	    " part copies, " + std::to_string(totals.flushErrors) + " failed uploads; unmounting " +
+	    " part copies, " + std::to_string(totals.flushErrors) + " failed uploads, " +
+	    std::to_string((*transport)->metrics().requests) + " S3 requests; unmounting " +
 	    config.mountpoint);
 	return kExitOk;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fs/names.h"
+#include "fs/work_queue.h"
 
 namespace vfs::fs {
 
@@ -202,6 +203,8 @@ std::shared_ptr<Filesystem::Node> Filesystem::remember(Ino parent, std::string_v
 		n->ino = nextIno_++;
 		nodes_[n->ino] = n;
 		children_[std::pair(parent, std::string(name))] = n->ino;
+		/* A name (or a kind) the directory's cached listing does not have. */
+		namesChangedLocked(parent);
 	}
 	n->parent = parent;
 	n->name = std::string(name);
@@ -245,6 +248,8 @@ void Filesystem::dropChildLocked(Ino parent, std::string_view name)
 	auto child = children_.find(std::pair(parent, std::string(name)));
 	if (child == children_.end())
 		return;
+	namesChangedLocked(parent);
+	namesChangedLocked(child->second); /* a removed directory's own listing goes too */
 	auto it = nodes_.find(child->second);
 	/* The inode lives on while the kernel holds references (an unlinked open file). */
 	if (it != nodes_.end() && !referenced(*it->second)) {
@@ -603,29 +608,101 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 
 	std::vector<Dirent> out;
 	std::vector<std::shared_ptr<Node>> nodes;
-	std::uint64_t changes;
-	{
-		std::lock_guard lock(mutex_);
-		changes = (*d)->nameChanges;
-	}
-	DirectoryReader reader(store_, (*d)->key, options_.skipLog);
-	while (!reader.done()) {
-		auto entries = reader.next();
-		if (!entries) {
-			releaseListing(out);
-			return entries.error();
+	/* HEADs for the entries without fresh attributes, started while the listing goes on. */
+	struct HeadJob {
+		std::shared_ptr<Node> node;
+		std::size_t index;
+	};
+	std::mutex answeredMutex;
+	std::vector<std::size_t> answered; /* guarded by answeredMutex: indices into out */
+	WorkQueue<HeadJob> heads(options_.listMetadataRequests, [&](HeadJob &job) {
+		if (!fetchMetadata(job.node))
+			return;
+		std::lock_guard lock(answeredMutex);
+		answered.push_back(job.index);
+	});
+	/* Entries from out[from] on: complete if fresh (or ours, open or not uploaded yet: its view is the truth), else HEADed. */
+	auto dispatch = [&](std::size_t from) {
+		std::vector<HeadJob> stale;
+		{
+			std::lock_guard lock(mutex_);
+			auto current = SteadyClock::now();
+			for (std::size_t i = from; i < out.size(); ++i) {
+				Node &n = *nodes[i];
+				out[i].complete = n.data || n.local || n.fresh > current;
+				if (!out[i].complete && options_.listMetadataRequests > 0)
+					stale.push_back({ nodes[i], i });
+			}
 		}
-		for (DirEntry &e : *entries) {
-			bool directory = e.type == EntryType::Directory;
-			std::shared_ptr<Node> n = listed(dir, e);
-			nodes.push_back(n);
-			out.push_back({ e.name, Attr{ n->ino, n->attributes, directory ? 2u : 1u }, true });
-		}
-	}
+		for (HeadJob &job : stale)
+			heads.push(std::move(job));
+	};
+	auto add = [&](const std::shared_ptr<Node> &n, std::string name, bool directory) {
+		out.push_back({ std::move(name), Attr{ n->ino, {}, directory ? 2u : 1u }, false, {} });
+		nodes.push_back(n);
+	};
 
-	std::vector<std::pair<std::shared_ptr<Node>, Dirent *>> stale;
+	std::uint64_t changes;
+	std::uint64_t renames;
+	bool cached;
+	SteadyClock::time_point namesValidUntil;
 	{
 		std::lock_guard lock(mutex_);
+		sweepListingsLocked(0);
+		changes = (*d)->nameChanges;
+		renames = renames_;
+		auto hit = cachedListings_.find(dir);
+		if (hit != cachedListings_.end() && (hit->second.validUntil <= SteadyClock::now() ||
+						     hit->second.nameChanges != changes || hit->second.renames != renames)) {
+			releaseCachedLocked(hit->second);
+			cachedListings_.erase(hit);
+			hit = cachedListings_.end();
+		}
+		cached = hit != cachedListings_.end();
+		if (cached) {
+			namesValidUntil = hit->second.validUntil;
+			for (const std::shared_ptr<Node> &n : hit->second.entries) {
+				++n->listings;
+				add(n, n->name, isDir(*n));
+			}
+		}
+	}
+	if (cached) {
+		dispatch(0);
+	} else {
+		DirectoryReader reader(store_, (*d)->key, options_.skipLog);
+		while (!reader.done()) {
+			auto entries = reader.next();
+			if (!entries) {
+				heads.cancel();
+				releaseListing(out);
+				return entries.error();
+			}
+			std::size_t from = out.size();
+			for (DirEntry &e : *entries) {
+				std::shared_ptr<Node> n = listed(dir, e);
+				add(n, std::move(e.name), e.type == EntryType::Directory);
+			}
+			dispatch(from);
+		}
+	}
+	heads.finish();
+
+	std::lock_guard lock(mutex_);
+	/*
+	 * Fresh from when the whole listing is done, not from each HEAD: a
+	 * listing whose HEADs take longer than the TTL would otherwise be stale
+	 * again for the next `ls -l` before it even starts.
+	 */
+	auto end = SteadyClock::now();
+	auto fresh = end + options_.attrTimeout;
+	for (std::size_t i : answered) {
+		out[i].complete = true;
+		if (!nodes[i]->data)
+			nodes[i]->fresh = std::max(nodes[i]->fresh, fresh);
+	}
+	if (!cached) {
+		namesValidUntil = fresh;
 		addLocalEntriesLocked(dir, out, nodes);
 		if (options_.attrTimeout.count() > 0 && out.size() <= kMaxDirNames) {
 			std::set<std::string, std::less<>> names;
@@ -633,20 +710,67 @@ Result<std::vector<Dirent>> Filesystem::readdir(Ino dir)
 				names.insert(e.name);
 			keepNamesLocked(dir, changes, std::move(names), out.size() < kListPage);
 		}
-		auto current = SteadyClock::now();
-		for (std::size_t i = 0; i < out.size(); ++i) {
-			/* An open file's own view is the truth; a fresh node was HEADed lately. */
-			if (nodes[i]->data || nodes[i]->fresh > current)
-				out[i].attr.attributes = nodes[i]->attributes;
-			else
-				stale.emplace_back(nodes[i], &out[i]);
+	}
+	for (std::size_t i = 0; i < out.size(); ++i) {
+		Node &n = *nodes[i];
+		if (n.data || n.local)
+			out[i].complete = true; /* opened meanwhile: its own view */
+		out[i].attr.attributes = n.attributes;
+		if (out[i].complete)
+			out[i].validUntil = std::min(n.data || n.local ? fresh : n.fresh, namesValidUntil);
+	}
+
+	/* Cached only if no name here changed while it was listed (ours: theirs show after the TTL). */
+	if (!cached && options_.attrTimeout.count() > 0 && (*d)->nameChanges == changes && renames_ == renames &&
+	    out.size() <= kMaxCachedEntries) {
+		if (auto old = cachedListings_.find(dir); old != cachedListings_.end()) {
+			releaseCachedLocked(old->second);
+			cachedListings_.erase(old);
+		}
+		sweepListingsLocked(nodes.size());
+		for (const std::shared_ptr<Node> &n : nodes)
+			++n->listings;
+		cachedEntries_ += nodes.size();
+		cachedListings_[dir] = CachedListing{ std::move(nodes), changes, renames, namesValidUntil };
+		cacheOrder_.emplace_back(namesValidUntil, dir);
+	}
+	return out;
+}
+
+void Filesystem::namesChangedLocked(Ino dir)
+{
+	if (auto it = nodes_.find(dir); it != nodes_.end())
+		++it->second->nameChanges;
+}
+
+void Filesystem::releaseCachedLocked(CachedListing &listing)
+{
+	cachedEntries_ -= listing.entries.size();
+	for (const std::shared_ptr<Node> &n : listing.entries) {
+		if (n->listings > 0)
+			--n->listings;
+		dropIfUnreferenced(n->ino);
+	}
+	listing.entries.clear();
+}
+
+void Filesystem::sweepListingsLocked(std::size_t room)
+{
+	/* Every TTL is the same, so listings expire in the order they were cached. */
+	auto current = SteadyClock::now();
+	while (!cacheOrder_.empty()) {
+		auto [until, dir] = cacheOrder_.front();
+		auto it = cachedListings_.find(dir);
+		/* A record of a listing replaced or dropped since is just skipped. */
+		bool live = it != cachedListings_.end() && it->second.validUntil == until;
+		if (live && until > current && cachedEntries_ + room <= kMaxCachedEntries)
+			break;
+		cacheOrder_.pop_front();
+		if (live) {
+			releaseCachedLocked(it->second);
+			cachedListings_.erase(it);
 		}
 	}
-	for (auto &[n, e] : stale)
-		e->complete = false;
-	if (options_.listMetadataRequests > 0 && !stale.empty())
-		fillMetadata(stale);
-	return out;
 }
 
 void Filesystem::addLocalEntriesLocked(Ino dir, std::vector<Dirent> &out, std::vector<std::shared_ptr<Node>> &nodes)
@@ -669,7 +793,7 @@ void Filesystem::addLocalEntriesLocked(Ino dir, std::vector<Dirent> &out, std::v
 		if (listedNames.count(n->name))
 			continue;
 		++n->listings;
-		out.push_back({ n->name, Attr{ n->ino, n->attributes, 1u }, true });
+		out.push_back({ n->name, Attr{ n->ino, n->attributes, 1u }, true, {} });
 		nodes.push_back(std::move(n));
 	}
 }
@@ -693,7 +817,7 @@ std::shared_ptr<Filesystem::Node> Filesystem::listed(Ino dir, const DirEntry &e)
 	n->name = e.name;
 	n->key = e.key;
 	n->etag = e.etag;
-	/* Listings carry no metadata: a HEAD (fillMetadata, or the first stat()) gives the real attributes. */
+	/* Listings carry no metadata: a HEAD (fetchMetadata, or the first stat()) gives the real attributes. */
 	n->attributes = fromObject(e.size, e.lastModified, {}, directory, options_.defaults);
 	n->fresh = SteadyClock::now();
 	n->listings = 1;
@@ -702,65 +826,39 @@ std::shared_ptr<Filesystem::Node> Filesystem::listed(Ino dir, const DirEntry &e)
 	return n;
 }
 
-void Filesystem::fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Dirent *>> &entries)
+bool Filesystem::fetchMetadata(const std::shared_ptr<Node> &n)
 {
-	std::atomic<std::size_t> next{ 0 };
-	auto work = [&] {
-		for (std::size_t i = next++; i < entries.size(); i = next++) {
-			auto &[n, entry] = entries[i];
-			std::string key;
-			bool directory;
-			{
-				std::lock_guard lock(mutex_);
-				key = n->key;
-				directory = isDir(*n);
-			}
-			/* A directory's attributes live on its marker "name/", if there is one. */
-			auto head = store_.head(key);
-			if (!head && !(directory && head.error().code() == ENOENT))
-				continue; /* gone, or the store failed: stat() will ask again */
-			std::lock_guard lock(mutex_);
-			if (n->data || n->key != key)
-				continue;
-			if (head) {
-				Attributes attributes = fromObject(head->size, head->lastModified, head->metadata,
-								   directory, options_.defaults);
-				/*
-				 * The stored type wins (a symlink lists as a file); an old s3fs
-				 * directory object ("dir", no slash) is for stat()'s full probe.
-				 */
-				if (!directory && attributes.type == FileType::Directory)
-					continue;
-				n->attributes = attributes;
-				n->etag = head->etag;
-				n->metadata = head->metadata;
-				n->dirMarker = directory;
-			} else {
-				n->dirMarker = false;
-			}
-			entry->attr.attributes = n->attributes;
-			entry->complete = true;
-		}
-	};
-	std::size_t threads = std::min<std::size_t>(options_.listMetadataRequests, entries.size());
-	std::vector<std::thread> pool;
-	pool.reserve(threads - 1);
-	for (std::size_t t = 1; t < threads; ++t)
-		pool.emplace_back(work);
-	work();
-	for (auto &t : pool)
-		t.join();
-
-	/*
-	 * Fresh from when the whole listing is done, not from each HEAD: a
-	 * listing whose HEADs take longer than the TTL would otherwise be stale
-	 * again for the next `ls -l` before it even starts.
-	 */
+	std::string key;
+	bool directory;
+	{
+		std::lock_guard lock(mutex_);
+		key = n->key;
+		directory = isDir(*n);
+	}
+	/* A directory's attributes live on its marker "name/", if there is one. */
+	auto head = store_.head(key);
+	if (!head && !(directory && head.error().code() == ENOENT))
+		return false; /* gone, or the store failed: stat() will ask again */
 	std::lock_guard lock(mutex_);
-	auto fresh = SteadyClock::now() + options_.attrTimeout;
-	for (auto &[n, entry] : entries)
-		if (entry->complete && !n->data)
-			n->fresh = std::max(n->fresh, fresh);
+	if (n->data || n->key != key)
+		return false;
+	if (head) {
+		Attributes attributes =
+			fromObject(head->size, head->lastModified, head->metadata, directory, options_.defaults);
+		/*
+		 * The stored type wins (a symlink lists as a file); an old s3fs
+		 * directory object ("dir", no slash) is for stat()'s full probe.
+		 */
+		if (!directory && attributes.type == FileType::Directory)
+			return false;
+		n->attributes = attributes;
+		n->etag = head->etag;
+		n->metadata = head->metadata;
+		n->dirMarker = directory;
+	} else {
+		n->dirMarker = false;
+	}
+	return true;
 }
 
 Result<Filesystem::Node> Filesystem::newChild(Ino parent, std::string_view name, FileType type,
@@ -1019,6 +1117,8 @@ Result<void> Filesystem::rename(Ino parent, std::string_view name, Ino newParent
 		std::lock_guard lock(mutex_);
 		absent_.clear();
 		++namesGeneration_;
+		/* Names change under both parents, and keys below a moved directory: no cached listing survives. */
+		++renames_;
 		if (done && moved) {
 			noteNameLocked(parent, name, false, true);
 			noteNameLocked(newParent, newName, true, true);
@@ -1490,9 +1590,15 @@ Result<Xattrs> Filesystem::xattrsOf(Ino ino)
 
 Result<std::string> Filesystem::getxattr(Ino ino, std::string_view name)
 {
-	/* Asked on every write (security.capability): answered before anything else. */
+	/*
+	 * Asked on every write (security.capability) and by `ls -l` for every
+	 * file (security.selinux, system.posix_acl_*): answered before anything
+	 * else. EOPNOTSUPP, not ENODATA: the namespace is not supported at all,
+	 * and ls then stops asking for the rest of the mount (ENODATA cost
+	 * two FUSE round trips per listed file).
+	 */
 	if (!storedXattr(name))
-		return Error(ENODATA, "only user. extended attributes are stored");
+		return Error(EOPNOTSUPP, "only user. extended attributes are stored");
 	auto found = xattrsOf(ino);
 	if (!found)
 		return found.error();
@@ -1537,7 +1643,7 @@ Result<void> Filesystem::setxattr(Ino ino, std::string_view name, std::string_vi
 Result<void> Filesystem::removexattr(Ino ino, std::string_view name)
 {
 	if (!storedXattr(name))
-		return Error(ENODATA, "only user. extended attributes are stored");
+		return Error(EOPNOTSUPP, "only user. extended attributes are stored");
 	return editXattrs(ino, [&](Xattrs &xattrs) -> Result<void> {
 		if (xattrs.erase(std::string(name)) == 0)
 			return Error(ENODATA, "no such attribute");

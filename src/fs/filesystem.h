@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,9 +38,10 @@ struct FilesystemOptions {
 	SkipLog skipLog;
 	/*
 	 * Listings carry no user metadata (mode, owner, mtime): readdir() asks
-	 * HEAD for the entries it has no fresh attributes for, this many at once,
-	 * so `ls -l` shows stored attributes without one round trip per name.
-	 * 0: no HEADs (stat() asks later).
+	 * HEAD for the entries it has no fresh attributes for, up to this many
+	 * at once, starting while the next page of the listing loads, so `ls -l`
+	 * shows stored attributes without one round trip per name. Keep it at
+	 * or below the transport's connections. 0: no HEADs (stat() asks later).
 	 */
 	unsigned listMetadataRequests = 16;
 };
@@ -75,6 +77,8 @@ struct Dirent {
 	Attr attr;
 	/* False: attributes from the listing only (no HEAD yet); the kernel must not cache them. */
 	bool complete = true;
+	/* Complete entries: until when the name and attributes may be trusted (the kernel's timeouts). */
+	std::chrono::steady_clock::time_point validUntil;
 };
 
 /* Upload totals since the mount (vfsd's stop line, D-Bus properties, tests). */
@@ -120,7 +124,12 @@ public:
 	void addLookup(Ino ino);
 	Result<Attr> getattr(Ino ino);
 	Result<Attr> setattr(Ino ino, const SetAttrRequest &request);
-	/* Lists @dir. Its entries stay known until releaseListing() (an open directory handle). */
+	/*
+	 * Lists @dir. Its entries stay known until releaseListing() (an open
+	 * directory handle). Within attrTimeout of a listing's end, the next
+	 * one of the same directory asks the store nothing (unless names
+	 * changed here meanwhile): names and attributes are cached alike.
+	 */
 	Result<std::vector<Dirent>> readdir(Ino dir);
 	/* The directory handle that held @entries is closed: inodes nobody references go. */
 	void releaseListing(const std::vector<Dirent> &entries);
@@ -147,8 +156,8 @@ public:
 	 * Extended attributes. Only "user." names are stored, in the object's
 	 * "xattr" metadata entry as s3fs does (see attributes.h); a directory's
 	 * live on its marker (an implicit directory gets one). Other namespaces
-	 * are answered without a request: ENODATA (get, remove), EOPNOTSUPP
-	 * (set). E2BIG when the object's metadata would pass S3's 2 KiB. On a
+	 * are answered without a request: EOPNOTSUPP (get, set, remove; ls -l
+	 * then stops asking for SELinux labels and ACLs). E2BIG when the object's metadata would pass S3's 2 KiB. On a
 	 * file with unsaved data the change rides with the next upload.
 	 */
 	Result<std::string> getxattr(Ino ino, std::string_view name);
@@ -201,14 +210,27 @@ private:
 		bool orphaned = false;
 		/* Created here and not uploaded yet: S3 has no object of it, only this mount knows the name. */
 		bool local = false;
-		/* Directories: bumped by each change of ours to the names in it (see DirNames). */
+		/*
+		 * Directories: bumped by each change of ours to the names in it, and
+		 * when a lookup finds a name appear or go (see DirNames, CachedListing).
+		 */
 		std::uint64_t nameChanges = 0;
 		/* Shared by writes and truncates, exclusive while an unlink pulls the contents in. */
 		std::shared_ptr<RwLock> writeGate = std::make_shared<RwLock>();
 		std::uint64_t lookups = 0;
-		unsigned listings = 0; /* open directory handles whose listing names this inode */
+		unsigned listings = 0; /* open directory handles (and cached listings) naming this inode */
 		std::chrono::steady_clock::time_point fresh;
 	};
+
+	/* A directory's last listing, reused until it expires or a name in it changes here. */
+	struct CachedListing {
+		std::vector<std::shared_ptr<Node>> entries; /* each counted in its node's listings */
+		std::uint64_t nameChanges = 0;               /* the directory's, when the listing started */
+		std::uint64_t renames = 0;                   /* renames_, when the listing started */
+		std::chrono::steady_clock::time_point validUntil;
+	};
+	/* All cached listings together keep at most this many entries (and their inodes). */
+	static constexpr std::size_t kMaxCachedEntries = std::size_t(1) << 18;
 
 	/* The negative cache's bound: past it, expired entries go, then all. */
 	static constexpr std::size_t kMaxAbsentNames = 4096;
@@ -297,8 +319,13 @@ private:
 	bool knownAbsent(Ino parent, std::string_view name) const;
 	void forgetAbsentLocked(Ino parent, std::string_view name);
 	Result<bool> directoryEmpty(const std::string &prefix);
-	/* HEADs @entries' objects (and directory markers) in parallel and records what they say. */
-	void fillMetadata(std::vector<std::pair<std::shared_ptr<Node>, Dirent *>> &entries);
+	/* HEADs listed node @n's object (a directory's marker) and records it; false if that failed. */
+	bool fetchMetadata(const std::shared_ptr<Node> &n);
+	/* Names in directory @dir changed (its nameChanges): listings of it are stale. Needs mutex_. */
+	void namesChangedLocked(Ino dir);
+	/* Drops the cached listings that expired, and the oldest until @room more entries fit. Needs mutex_. */
+	void sweepListingsLocked(std::size_t room);
+	void releaseCachedLocked(CachedListing &listing);
 	using MetadataEdit = std::function<Result<void>(Metadata &)>;
 	/* Rewrites @n's metadata: the stored entries, @edit applied, then @n's attributes. */
 	Result<void> storeMetadata(Node &n, const MetadataEdit &edit = {});
@@ -346,6 +373,12 @@ private:
 	std::unordered_map<Ino, DirNames> dirNames_; /* guarded by mutex_ */
 	std::size_t namesHeld_ = 0;                  /* names in dirNames_; guarded by mutex_ */
 	std::size_t localFiles_ = 0;                 /* nodes with local set; guarded by mutex_ */
+	std::unordered_map<Ino, CachedListing> cachedListings_; /* by directory; guarded by mutex_ */
+	std::size_t cachedEntries_ = 0;                         /* in cachedListings_; guarded by mutex_ */
+	/* (validUntil, directory) of each listing cached, oldest first; guarded by mutex_. */
+	std::deque<std::pair<std::chrono::steady_clock::time_point, Ino>> cacheOrder_;
+	/* Bumped by every rename: a moved directory changes keys below it. Guarded by mutex_. */
+	std::uint64_t renames_ = 0;
 };
 
 } /* namespace vfs::fs */

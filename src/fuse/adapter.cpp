@@ -288,9 +288,13 @@ void opReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struc
 				if (!entry->complete) {
 					entry = nullptr;
 				} else {
+					/* What is left of the listing's TTL: the kernel trusts it no longer than we do. */
+					double left = std::chrono::duration<double>(entry->validUntil -
+										    std::chrono::steady_clock::now())
+							      .count();
 					e.ino = e.attr.st_ino;
-					e.entry_timeout = timeoutOf(req);
-					e.attr_timeout = timeoutOf(req);
+					e.entry_timeout = left > 0 ? left : 0;
+					e.attr_timeout = e.entry_timeout;
 				}
 			}
 			std::size_t n = fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e, i + 1);

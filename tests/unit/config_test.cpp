@@ -52,6 +52,7 @@ TEST_F(ConfigTest, DefaultsComeFromTheInstanceName)
 	EXPECT_EQ(c->readThreads, 4u);
 	EXPECT_EQ(c->uploadThreads, 4u);
 	EXPECT_TRUE(c->streamUploads);
+	EXPECT_EQ(c->metadataRequests, 16u);
 	EXPECT_EQ(c->bus, BusKind::System);
 	EXPECT_FALSE(c->pathStyle);
 }
@@ -77,7 +78,8 @@ TEST_F(ConfigTest, EveryKindOfValue)
 				  "readahead = 16M\n"
 				  "read_threads = 8\n"
 				  "upload_threads = 6\n"
-				  "stream_uploads = false\n"),
+				  "stream_uploads = false\n"
+				  "metadata_requests = 24\n"),
 			    {});
 	ASSERT_TRUE(c.ok()) << c.error().message();
 	EXPECT_EQ(c->bucket, "my-bucket");
@@ -99,6 +101,7 @@ TEST_F(ConfigTest, EveryKindOfValue)
 	EXPECT_EQ(c->readThreads, 8u);
 	EXPECT_EQ(c->uploadThreads, 6u);
 	EXPECT_FALSE(c->streamUploads);
+	EXPECT_EQ(c->metadataRequests, 24u);
 }
 
 TEST_F(ConfigTest, OverridesWin)
@@ -132,6 +135,8 @@ TEST_F(ConfigTest, ErrorsNameTheFileTheKeyAndWhy)
 	EXPECT_EQ(errorOf("readahead = lots\n"), path + ": readahead: 'lots' is not a size (use 512M, 2G, ...)");
 	EXPECT_EQ(errorOf("read_threads = 0\n"), path + ": read_threads: '0' is not a number from 1 to 64");
 	EXPECT_EQ(errorOf("upload_threads = 65\n"), path + ": upload_threads: '65' is not a number from 1 to 64");
+	EXPECT_EQ(errorOf("metadata_requests = 2000\n"),
+		  path + ": metadata_requests: '2000' is not a number from 0 to 1024");
 	auto missing = loadConfig(dir_ + "/absent.conf", {});
 	ASSERT_FALSE(missing.ok());
 	EXPECT_EQ(missing.error().message(), dir_ + "/absent.conf: cannot open the configuration file");

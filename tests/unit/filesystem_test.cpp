@@ -695,12 +695,14 @@ TEST_F(FilesystemTest, KernelXattrNamespacesCostNoRequest)
 	auto f = fs.lookup(kRootIno, "f");
 	ASSERT_TRUE(f.ok());
 	store_.resetStats();
-	EXPECT_EQ(fs.getxattr(f->ino, "security.capability").error().code(), ENODATA);
-	EXPECT_EQ(fs.getxattr(f->ino, "system.posix_acl_access").error().code(), ENODATA);
-	EXPECT_EQ(fs.getxattr(f->ino, "trusted.x").error().code(), ENODATA);
+	/* EOPNOTSUPP, not ENODATA: ls -l stops asking security.selinux and system.posix_acl_* per file. */
+	EXPECT_EQ(fs.getxattr(f->ino, "security.capability").error().code(), EOPNOTSUPP);
+	EXPECT_EQ(fs.getxattr(f->ino, "security.selinux").error().code(), EOPNOTSUPP);
+	EXPECT_EQ(fs.getxattr(f->ino, "system.posix_acl_access").error().code(), EOPNOTSUPP);
+	EXPECT_EQ(fs.getxattr(f->ino, "trusted.x").error().code(), EOPNOTSUPP);
 	EXPECT_EQ(fs.setxattr(f->ino, "security.selinux", "x", XattrFlags::Any).error().code(), EOPNOTSUPP);
 	EXPECT_EQ(fs.setxattr(f->ino, "trusted.x", "x", XattrFlags::Any).error().code(), EOPNOTSUPP);
-	EXPECT_EQ(fs.removexattr(f->ino, "system.x").error().code(), ENODATA);
+	EXPECT_EQ(fs.removexattr(f->ino, "system.x").error().code(), EOPNOTSUPP);
 	EXPECT_EQ(totalCalls(store_.stats()), 0u);
 }
 
@@ -1155,6 +1157,213 @@ TEST_F(FilesystemTest, ListingAttributesStayFreshForTheTtlAfterTheListing)
 	EXPECT_EQ(store_.stats()[Op::Head].calls, 0u);
 	fs.releaseListing(*cold);
 	fs.releaseListing(*warm);
+}
+
+TEST_F(FilesystemTest, ListingHeadsStartBeforeTheLastPage)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	for (int i = 0; i < 50; ++i)
+		put("p/f" + std::to_string(100 + i), "abc", Metadata{ { "mode", std::to_string(0100600) } });
+	store_.setPageSize(10);
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "p");
+	ASSERT_TRUE(dir.ok());
+	/* The listing's last page waits (boundedly) until a HEAD of an earlier page has been asked. */
+	std::mutex mutex;
+	std::condition_variable cv;
+	unsigned lists = 0, heads = 0;
+	bool headBeforeLastPage = false;
+	store_.setFaultHook([&](Op op, const std::string &) {
+		std::unique_lock lock(mutex);
+		if (op == Op::Head) {
+			++heads;
+			cv.notify_all();
+		} else if (op == Op::List && ++lists == 5) {
+			headBeforeLastPage =
+				cv.wait_for(lock, std::chrono::seconds(5), [&] { return heads > 0; });
+		}
+		return 0;
+	});
+	store_.resetStats();
+	auto entries = fs.readdir(dir->ino);
+	ASSERT_TRUE(entries.ok()) << entries.error().toString();
+	store_.setFaultHook({});
+	EXPECT_TRUE(headBeforeLastPage) << "the HEADs waited for the whole listing";
+	ASSERT_EQ(entries->size(), 50u);
+	for (const auto &e : *entries) {
+		EXPECT_TRUE(e.complete) << e.name;
+		EXPECT_EQ(e.attr.attributes.permissions, 0600u) << e.name;
+	}
+	EXPECT_EQ(store_.stats()[Op::List].calls, 5u);
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 50u);
+	fs.releaseListing(*entries);
+}
+
+TEST_F(FilesystemTest, AListingWithinTheTtlAsksTheStoreNothing)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	for (int i = 0; i < 20; ++i)
+		put("w/f" + std::to_string(i), "abc", Metadata{ { "mode", std::to_string(0100640) } });
+	put("w/sub/x");
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "w");
+	ASSERT_TRUE(dir.ok());
+	store_.resetStats();
+	auto cold = fs.readdir(dir->ino);
+	ASSERT_TRUE(cold.ok());
+	EXPECT_EQ(store_.stats()[Op::List].calls, 1u);
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 21u);
+
+	/* Another client's object shows only after the TTL: the second listing is the cached one. */
+	put("w/theirs");
+	store_.resetStats();
+	auto warm = fs.readdir(dir->ino);
+	ASSERT_TRUE(warm.ok());
+	EXPECT_EQ(totalCalls(store_.stats()), 0u);
+	ASSERT_EQ(warm->size(), cold->size());
+	for (std::size_t i = 0; i < warm->size(); ++i) {
+		EXPECT_EQ((*warm)[i].name, (*cold)[i].name);
+		EXPECT_EQ((*warm)[i].attr.ino, (*cold)[i].attr.ino);
+		EXPECT_TRUE((*warm)[i].complete);
+		EXPECT_EQ((*warm)[i].attr.attributes.permissions, (*cold)[i].attr.attributes.permissions);
+		/* The kernel may trust it as long as the first listing said, not a TTL more. */
+		EXPECT_EQ((*warm)[i].validUntil, (*cold)[i].validUntil) << (*warm)[i].name;
+		EXPECT_GT((*warm)[i].validUntil, std::chrono::steady_clock::now() + std::chrono::seconds(50));
+	}
+	fs.releaseListing(*cold);
+	fs.releaseListing(*warm);
+}
+
+TEST_F(FilesystemTest, OurOwnNameChangesEndTheCachedListing)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	put("c/a");
+	put("c/b");
+	put("c/sub/x");
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "c");
+	ASSERT_TRUE(dir.ok());
+	auto names = [&] {
+		auto listing = fs.readdir(dir->ino);
+		EXPECT_TRUE(listing.ok());
+		std::vector<std::string> out;
+		if (!listing.ok())
+			return out;
+		for (const auto &e : *listing)
+			out.push_back(e.name);
+		fs.releaseListing(*listing);
+		return out;
+	};
+	using Names = std::vector<std::string>;
+	EXPECT_EQ(names(), (Names{ "a", "b", "sub" }));
+
+	ASSERT_TRUE(fs.unlink(dir->ino, "a").ok());
+	EXPECT_EQ(names(), (Names{ "b", "sub" }));
+
+	auto f = fs.create(dir->ino, "new", 0644, O_WRONLY | O_CREAT, Caller{});
+	ASSERT_TRUE(f.ok());
+	ASSERT_TRUE(fs.flush(f->ino).ok()); /* in S3 from here: listed in name order */
+	ASSERT_TRUE(fs.release(f->ino).ok());
+	EXPECT_EQ(names(), (Names{ "b", "new", "sub" }));
+
+	ASSERT_TRUE(fs.mkdir(dir->ino, "made", 0755, Caller{}).ok());
+	EXPECT_EQ(names(), (Names{ "b", "made", "new", "sub" }));
+
+	ASSERT_TRUE(fs.rename(dir->ino, "b", dir->ino, "c", false).ok());
+	EXPECT_EQ(names(), (Names{ "c", "made", "new", "sub" }));
+
+	/* A directory renamed: its cached listing goes too (its keys moved). */
+	auto sub = fs.lookup(dir->ino, "sub");
+	ASSERT_TRUE(sub.ok());
+	auto subNames = [&] {
+		auto listing = fs.readdir(sub->ino);
+		EXPECT_TRUE(listing.ok());
+		Names out;
+		if (listing.ok()) {
+			for (const auto &e : *listing)
+				out.push_back(e.name);
+			fs.releaseListing(*listing);
+		}
+		return out;
+	};
+	EXPECT_EQ(subNames(), (Names{ "x" }));
+	ASSERT_TRUE(fs.rename(dir->ino, "sub", kRootIno, "moved", false).ok());
+	store_.resetStats();
+	EXPECT_EQ(subNames(), (Names{ "x" }));
+	EXPECT_EQ(store_.stats()[Op::List].calls, 1u) << "listed again, under its new prefix";
+
+	ASSERT_TRUE(fs.rmdir(dir->ino, "made").ok());
+	EXPECT_EQ(names(), (Names{ "c", "new" }));
+	/* A lookup that finds a listed name gone ends it as well. */
+	ASSERT_TRUE(store_.remove("c/new").ok());
+	EXPECT_EQ(fs.lookup(dir->ino, "new").error().code(), ENOENT);
+	EXPECT_EQ(names(), (Names{ "c" }));
+}
+
+TEST_F(FilesystemTest, AListingThatRacedOurCreateIsNotCached)
+{
+	options_.attrTimeout = std::chrono::milliseconds(60000);
+	put("r/a");
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "r");
+	ASSERT_TRUE(dir.ok());
+	/* Our create lands after the listing's page left the store, before the listing ends. */
+	bool created = false;
+	store_.setFaultHook([&](Op op, const std::string &key) {
+		if (op != Op::Head || key != "r/a" || created)
+			return 0;
+		created = true;
+		auto f = fs.create(dir->ino, "b", 0644, O_WRONLY | O_CREAT, Caller{});
+		EXPECT_TRUE(f.ok());
+		if (f.ok()) {
+			EXPECT_TRUE(fs.flush(f->ino).ok()); /* an object now, which the listing's page missed */
+			EXPECT_TRUE(fs.release(f->ino).ok());
+		}
+		return 0;
+	});
+	auto first = fs.readdir(dir->ino);
+	ASSERT_TRUE(first.ok());
+	store_.setFaultHook({});
+	ASSERT_TRUE(created);
+	EXPECT_EQ(first->size(), 1u);
+	store_.resetStats();
+	auto second = fs.readdir(dir->ino);
+	ASSERT_TRUE(second.ok());
+	EXPECT_EQ(store_.stats()[Op::List].calls, 1u);
+	ASSERT_EQ(second->size(), 2u);
+	EXPECT_EQ((*second)[1].name, "b");
+	fs.releaseListing(*first);
+	fs.releaseListing(*second);
+}
+
+TEST_F(FilesystemTest, ACachedListingExpiresAndLetsItsInodesGo)
+{
+	options_.attrTimeout = std::chrono::milliseconds(150);
+	for (int i = 0; i < 10; ++i)
+		put("x/f" + std::to_string(i));
+	put("y/g");
+	Filesystem fs(store_, pool_, options_);
+	auto dir = fs.lookup(kRootIno, "x");
+	auto other = fs.lookup(kRootIno, "y");
+	ASSERT_TRUE(dir.ok() && other.ok());
+	std::size_t before = fs.inodeCount();
+	auto listing = fs.readdir(dir->ino);
+	ASSERT_TRUE(listing.ok());
+	fs.releaseListing(*listing);
+	/* Closed, but cached: the names stay known for the TTL. */
+	EXPECT_EQ(fs.inodeCount(), before + 10);
+	std::this_thread::sleep_for(std::chrono::milliseconds(200));
+	/* Expired: the next listing (of any directory) lets them go, and this one asks again. */
+	store_.resetStats();
+	auto again = fs.readdir(other->ino);
+	ASSERT_TRUE(again.ok());
+	fs.releaseListing(*again);
+	EXPECT_EQ(fs.inodeCount(), before + 1);
+	auto relisted = fs.readdir(dir->ino);
+	ASSERT_TRUE(relisted.ok());
+	EXPECT_EQ(store_.stats()[Op::List].calls, 2u);
+	EXPECT_EQ(store_.stats()[Op::Head].calls, 11u);
+	fs.releaseListing(*relisted);
 }
 
 TEST_F(FilesystemPressureTest, UnlinkWhileStreamingAbortsTheUploadAndKeepsTheBytes)
