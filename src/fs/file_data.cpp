@@ -1209,7 +1209,15 @@ bool FileData::streamWanted() const
 {
 	std::lock_guard state(stateMutex_);
 	return streamingLocked() && streamUploadId_.empty() && !streamCreating_ && !streamPaused_ &&
-	       !streamQueue_.empty();
+	       !streamQueue_.empty() && streamDueLocked();
+}
+
+bool FileData::streamDueLocked() const
+{
+	if (size_ >= config_.streamAfter)
+		return true;
+	auto m = pool_.metrics();
+	return m.dirtyBytes >= m.limitBytes / 2;
 }
 
 void FileData::startStream(const Metadata &metadata)
@@ -1217,7 +1225,7 @@ void FileData::startStream(const Metadata &metadata)
 	{
 		std::lock_guard state(stateMutex_);
 		if (!streamingLocked() || !streamUploadId_.empty() || streamCreating_ || streamPaused_ ||
-		    streamQueue_.empty())
+		    streamQueue_.empty() || !streamDueLocked())
 			return;
 		streamCreating_ = true;
 	}

@@ -79,6 +79,12 @@ struct FileDataConfig {
 	 * as soon as writes complete it, instead of all of them at close.
 	 */
 	bool streamUploads = true;
+	/*
+	 * A file starts streaming once it is this large, or once unsaved data
+	 * fills half of the pool: smaller files are sent at close in one go and
+	 * their writers do not share the CPU with uploads.
+	 */
+	std::uint64_t streamAfter = std::uint64_t(128) << 20;
 	/* Shared by the files of one store; FileData makes its own if null. */
 	std::shared_ptr<StoreCapabilities> capabilities;
 };
@@ -292,6 +298,8 @@ private:
 		bool queued = false;
 		bool inFlight = false;
 	};
+	/* Whether the file is large enough, or memory short enough, to open the stream. Needs stateMutex_. */
+	bool streamDueLocked() const;
 	/* Whether writes now feed the streaming upload. Needs stateMutex_. */
 	bool streamingLocked() const;
 	/* Notes a write of [start, end) for streaming: invalidates sent parts, queues whole ones. Needs stateMutex_. */

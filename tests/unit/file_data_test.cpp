@@ -862,7 +862,12 @@ class StreamTest : public FileDataTest
 {
 protected:
 	void SetUp() override { makePool(16 * MiB); }
-	FileDataConfig streamConfig() { return config(1 * MiB, 8 * MiB); }
+	FileDataConfig streamConfig()
+	{
+		FileDataConfig c = config(1 * MiB, 8 * MiB);
+		c.streamAfter = 0;
+		return c;
+	}
 	/* Writes @data at @offset in 1 MiB writes, opening the stream as the filesystem does. */
 	void writeAll(FileData &file, std::uint64_t offset, const Bytes &data, const Metadata &metadata = {})
 	{
@@ -1056,6 +1061,35 @@ TEST_F(StreamTest, StopStreamingMakesEveryByteReadable)
 	file->waitForStream();
 	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 0u);
 	EXPECT_EQ(store_.stats()[Op::CreateUpload].calls, 0u);
+}
+
+TEST_F(StreamTest, SmallFilesWaitForCloseUnlessMemoryRunsShort)
+{
+	FileDataConfig c = streamConfig();
+	c.streamAfter = 32 * MiB;
+	auto file = open("later", c);
+	Bytes data = pattern(24 * MiB, 46);
+	writeAll(*file, 0, data);
+	file->waitForStream();
+	EXPECT_EQ(store_.stats()[Op::CreateUpload].calls, 0u);
+	/* Past the threshold the parts written so far go too. */
+	Bytes more = pattern(16 * MiB, 47);
+	writeAll(*file, 24 * MiB, more);
+	file->waitForStream();
+	EXPECT_EQ(store_.stats()[Op::CreateUpload].calls, 1u);
+	EXPECT_EQ(store_.stats()[Op::UploadPart].calls, 5u);
+
+	/* A pool half full of unsaved data starts it below the threshold. */
+	pool::BlockPool tightPool(pool::PoolConfig{ 16 * MiB, 32 * MiB });
+	store_.resetStats();
+	FileData tight(tightPool, store_, 3, "tight", std::nullopt, c);
+	writeAll(tight, 0, pattern(20 * MiB, 48));
+	tight.waitForStream();
+	EXPECT_EQ(store_.stats()[Op::CreateUpload].calls, 1u);
+	tight.discard();
+	ASSERT_TRUE(file->flush({}).ok());
+	modelWrite(data, 24 * MiB, more);
+	EXPECT_EQ(store_.contents("later"), data);
 }
 
 TEST_F(StreamTest, ConcurrentWritersWhileStreaming)
