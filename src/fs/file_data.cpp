@@ -52,6 +52,20 @@ void addStats(FlushStats &to, const FlushStats &from)
 	to.bytesFetched += from.bytesFetched;
 }
 
+/* Joins and forgets the threads of @threads that said they returned (listed in @exited). */
+void joinExited(std::list<std::thread> &threads, std::vector<std::thread::id> &exited)
+{
+	for (std::thread::id id : exited) {
+		auto it = std::find_if(threads.begin(), threads.end(),
+				       [&](const std::thread &t) { return t.get_id() == id; });
+		if (it != threads.end()) {
+			it->join();
+			threads.erase(it);
+		}
+	}
+	exited.clear();
+}
+
 } /* namespace */
 
 void RangeSet::add(std::uint64_t start, std::uint64_t end)
@@ -199,17 +213,19 @@ Result<std::size_t> FileData::write(std::uint64_t offset, std::span<const std::b
 		return Error(EFBIG, "write past the largest file size");
 
 	/* A byte only the open upload holds must come back into reach before it changes. */
-	std::shared_lock op(opMutex_, std::defer_lock);
+	std::shared_lock op(opMutex_);
 	for (;;) {
+		{
+			std::lock_guard state(stateMutex_);
+			if (offset >= parkedEnd_)
+				break;
+		}
+		op.unlock();
 		auto settled = settleIfParked(offset);
 		if (!settled)
 			return settled.error();
+		/* Checked again: another writer's relief may have parked more meanwhile. */
 		op.lock();
-		std::lock_guard state(stateMutex_);
-		if (offset >= parkedEnd_)
-			break;
-		/* Parked again meanwhile (another writer's relief): settle again. */
-		op.unlock();
 	}
 	std::uint64_t pos = offset;
 	std::size_t done = 0;
@@ -254,27 +270,27 @@ Result<std::size_t> FileData::read(std::uint64_t offset, std::span<std::byte> in
 	bool retried = false;
 	for (;;) {
 		std::string staleEtag;
-		auto settled = settleIfParked(offset);
-		if (!settled)
-			return settled.error();
 		{
 			std::shared_lock op(opMutex_);
 			std::uint64_t size;
+			bool parked;
 			{
 				std::lock_guard state(stateMutex_);
 				size = size_;
 				if (base_)
 					staleEtag = base_->etag;
+				parked = offset < parkedEnd_;
+			}
+			if (parked) {
+				/* Only the open upload holds these bytes: make them the base, then look again. */
+				op.unlock();
+				auto settled = settleIfParked(offset);
+				if (!settled)
+					return settled.error();
+				continue;
 			}
 			if (offset >= size || into.empty())
 				return std::size_t(0);
-			{
-				std::lock_guard state(stateMutex_);
-				if (offset < parkedEnd_) {
-					/* Parked between the settle and the lock: settle again. */
-					continue;
-				}
-			}
 			auto n = static_cast<std::size_t>(std::min<std::uint64_t>(into.size(), size - offset));
 			noteRead(offset, n);
 			auto r = readRange(offset, into.first(n));
@@ -363,15 +379,7 @@ void FileData::noteRead(std::uint64_t offset, std::uint64_t length)
 
 	std::lock_guard ra(raMutex_);
 	/* Workers that returned are joined here, so threads never pile up. */
-	for (std::thread::id id : exited_) {
-		auto it = std::find_if(workers_.begin(), workers_.end(),
-				       [&](const std::thread &t) { return t.get_id() == id; });
-		if (it != workers_.end()) {
-			it->join();
-			workers_.erase(it);
-		}
-	}
-	exited_.clear();
+	joinExited(workers_, exited_);
 	/*
 	 * Sequential: starts where the last read ended, give or take a block,
 	 * because the kernel's own readahead sends several reads at once, so
@@ -1083,15 +1091,7 @@ void FileData::spawnUploadersLocked()
 {
 	if (streamPaused_ || uploadersStopping_ || streamUploadId_.empty() || streamQueue_.empty())
 		return;
-	for (std::thread::id id : uploadersExited_) {
-		auto it = std::find_if(uploaders_.begin(), uploaders_.end(),
-				       [&](const std::thread &t) { return t.get_id() == id; });
-		if (it != uploaders_.end()) {
-			it->join();
-			uploaders_.erase(it);
-		}
-	}
-	uploadersExited_.clear();
+	joinExited(uploaders_, uploadersExited_);
 	const unsigned threads = std::max(1u, config_.uploadThreads);
 	while (uploadersRunning_ < threads && uploadersRunning_ < streamQueue_.size()) {
 		try {
@@ -1216,8 +1216,7 @@ bool FileData::streamDueLocked() const
 {
 	if (size_ >= config_.streamAfter)
 		return true;
-	auto m = pool_.metrics();
-	return m.dirtyBytes >= m.limitBytes / 2;
+	return pool_.dirtyBytes() >= pool_.config().memoryLimit / 2;
 }
 
 void FileData::startStream(const Metadata &metadata)
@@ -1316,11 +1315,6 @@ Result<void> FileData::settleStream(FlushStats &stats)
 
 Result<void> FileData::settleIfParked(std::uint64_t offset)
 {
-	{
-		std::lock_guard state(stateMutex_);
-		if (offset >= parkedEnd_)
-			return {};
-	}
 	std::unique_lock op(opMutex_);
 	{
 		std::unique_lock state(stateMutex_);

@@ -311,7 +311,7 @@ private:
 	void drainStreamLocked(std::unique_lock<std::mutex> &lock);
 	/* Completes a parked beginning into the base object, else aborts the upload; ends the stream. Needs opMutex_ exclusive, drained. */
 	Result<void> settleStream(FlushStats &stats);
-	/* Settles the stream first if [offset, ...) touches a parked byte. Takes opMutex_ exclusive when it must. */
+	/* Settles the stream if @offset is still parked once opMutex_ is held exclusive; callers check first, under their shared lock. */
 	Result<void> settleIfParked(std::uint64_t offset);
 	/* Forgets the stream (after completion or abort). Needs stateMutex_. */
 	void resetStreamLocked();

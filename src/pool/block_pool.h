@@ -177,6 +177,9 @@ public:
 	 */
 	Result<std::size_t> punchDirty(InodeId inode, ChunkIndex chunk, std::size_t offset, std::size_t length);
 
+	/* Bytes held by dirty blocks and scratch: metrics().dirtyBytes without its lock, for hot paths. */
+	std::size_t dirtyBytes() const { return budget_.dirty(); }
+
 	/*
 	 * Counts @bytes of scratch memory a caller holds outside any block (an
 	 * upload's copy) against the limit, as dirty bytes; false when there is
